@@ -1,0 +1,3 @@
+from idumb_daemon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Lifecycle and daemon/* methods: these work even when storage does not."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from idumb_daemon import __version__, contracts
+from idumb_daemon.contracts import (
+    DaemonStatus,
+    DaemonStatusParams,
+    InitializeParams,
+    InitializeResult,
+    WatchParams,
+    WatchResult,
+)
+
+if TYPE_CHECKING:
+    from idumb_daemon.protocol.server import IdumbServer
+
+
+def register(server: IdumbServer) -> None:
+    @server.feature("initialize")
+    def initialize(ls: IdumbServer, p: InitializeParams) -> InitializeResult:
+        if p.process_id is not None:
+            ls.watch_process(p.process_id)
+        return contracts.InitializeResult(
+            capabilities=contracts.ServerCapabilities(
+                experimental=contracts.ExperimentalCapabilities(
+                    idumb=contracts.IdumbCapabilities(
+                        protocol_version=contracts.PROTOCOL_VERSION,
+                        methods=sorted(contracts.METHODS),
+                        notifications=sorted(contracts.NOTIFICATIONS),
+                    )
+                )
+            ),
+            server_info=contracts.ServerInfo(name="idumb-daemon", version=__version__),
+        )
+
+    @server.feature("shutdown")
+    def shutdown(ls: IdumbServer, _p: None) -> None:
+        ls.protocol.is_shutdown = True
+
+    @server.feature("daemon/status")
+    def status(ls: IdumbServer, _p: DaemonStatusParams) -> DaemonStatus:
+        info = ls.storage.info()
+        return DaemonStatus(
+            version=__version__,
+            protocol_version=contracts.PROTOCOL_VERSION,
+            schema_version=info.schema_version,
+            backend=info.backend,
+            database=info.database,
+            watching=ls.watching,
+            recovered=info.recovered,
+        )
+
+    @server.feature("daemon/watch")
+    def watch(ls: IdumbServer, p: WatchParams) -> WatchResult:
+        ls.watching = ls.set_watching(p.enabled)
+        return WatchResult(watching=ls.watching)

@@ -1,0 +1,343 @@
+"""The JSON-RPC 2.0 layer on pygls' JsonRPCProtocol.
+
+pygls leaves gaps this protocol fills: it logs a parse error instead of
+answering it, has no batches, falls back to namedtuples for params it has no
+type for, drops requests after `shutdown` without an answer, and swallows a
+result it cannot serialise. Here every frame is parsed and checked as the
+JSON-RPC 2.0 specification says, params are structured by the contracts'
+converter straight into their attrs class (METHODS names it per method), and
+every request with a usable id gets exactly one response.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import itertools
+import math
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
+from pygls.protocol import JsonRPCProtocol
+
+from idumb_daemon import contracts
+from idumb_daemon.protocol import errors
+from idumb_daemon.protocol.framing import encode_frame
+from idumb_daemon.storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from pygls.server import JsonRPCServer
+
+log = logging.getLogger(__name__)
+
+MsgId = int | str
+_NO_ID: Any = object()
+
+
+@attrs.define
+class RequestMessage:
+    """A request whose params the converter already structured."""
+
+    id: MsgId
+    method: str
+    params: Any
+    jsonrpc: str = "2.0"
+
+
+@attrs.define
+class NotificationMessage:
+    method: str
+    params: Any
+    jsonrpc: str = "2.0"
+
+
+class Batch:
+    """Collects the responses to one batch and sends them as one array."""
+
+    def __init__(self, send: Callable[[bytes], None]) -> None:
+        self._send = send
+        self._responses: list[dict[str, Any]] = []
+        self._expected = 0
+        self._sealed = False
+
+    def expect(self) -> None:
+        self._expected += 1
+
+    def add(self, response: dict[str, Any]) -> None:
+        self._responses.append(response)
+        self._flush_if_complete()
+
+    def seal(self) -> None:
+        self._sealed = True
+        self._flush_if_complete()
+
+    def _flush_if_complete(self) -> None:
+        if self._sealed and self._expected and len(self._responses) == self._expected:
+            self._send(json.dumps(self._responses, ensure_ascii=False).encode())
+
+
+class IdumbProtocol(JsonRPCProtocol):  # type: ignore[misc]
+    def __init__(self, server: JsonRPCServer, converter: Any) -> None:
+        super().__init__(server, converter)
+        self.send_bytes: Callable[[bytes], None] = lambda _data: None
+        self.on_exit: Callable[[int], None] = lambda _code: None
+        self.jobs: dict[MsgId, Future[Any]] = {}
+        self.outstanding = 0
+        self.on_idle: Callable[[], None] = lambda: None
+        self.is_shutdown = False
+        self._notification_ids = itertools.count()
+
+    def get_message_type(self, method: str) -> type[Any] | None:
+        if method in contracts.METHODS:
+            return RequestMessage
+        if method in contracts.NOTIFICATIONS:
+            return NotificationMessage
+        return None
+
+    # input
+
+    def receive(self, body: bytes) -> None:
+        """Handle one frame body: a request, a notification or a batch."""
+        try:
+            message = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            self._reply(None, error=errors.RpcError(errors.PARSE_ERROR, f"parse error: {exc}"))
+            return
+        if isinstance(message, list):
+            if not message:
+                self._reply(None, error=_invalid("a batch must not be empty"))
+                return
+            batch = Batch(self._send_body)
+            for member in message:
+                self._dispatch(member, batch)
+            batch.seal()
+        else:
+            self._dispatch(message, None)
+
+    def reject_frame(self, reason: str) -> None:
+        self._reply(None, error=_invalid(reason))
+
+    def _dispatch(self, message: Any, batch: Batch | None) -> None:
+        if not isinstance(message, dict):
+            self._reply(None, error=_invalid("a request must be a JSON object"), batch=batch)
+            return
+        msg_id = message.get("id", _NO_ID)
+        is_request = msg_id is not _NO_ID
+        if is_request:
+            msg_id = _usable_id(msg_id)
+            if msg_id is None:
+                self._reply(None, error=_invalid("id must be an integer or a string"), batch=batch)
+                return
+        if message.get("jsonrpc") != "2.0":
+            if is_request:
+                self._reply(msg_id, error=_invalid('"jsonrpc" must be "2.0"'), batch=batch)
+            return
+        method = message.get("method")
+        if not isinstance(method, str):
+            if is_request and not ("result" in message or "error" in message):
+                self._reply(msg_id, error=_invalid('"method" must be a string'), batch=batch)
+            # A response from the client: we send no requests, so nothing waits for it.
+            return
+        if not is_request:
+            self._notification(method, message)
+            return
+        if self.is_shutdown:
+            self._reply(msg_id, error=_invalid("the daemon is shut down"), batch=batch)
+            return
+        try:
+            params = self._structure(method, message)
+        except errors.RpcError as exc:
+            self._reply(msg_id, error=exc, batch=batch)
+            return
+        self.start_request(msg_id, method, params, batch)
+
+    def _structure(self, method: str, message: dict[str, Any]) -> Any:
+        spec = contracts.METHODS.get(method)
+        if spec is None or method not in self.fm.features:
+            raise errors.RpcError(
+                errors.METHOD_NOT_FOUND,
+                f"unknown method {method!r}",
+                contracts.MethodNotFoundData(method=method),
+            )
+        params = message.get("params", _NO_ID)
+        if isinstance(params, list):
+            raise errors.RpcError(
+                errors.INVALID_PARAMS,
+                "params must be an object: positional params are not supported",
+                contracts.InvalidParamsData(
+                    errors=[contracts.FieldError(path="", message="expected an object")]
+                ),
+            )
+        if params is not _NO_ID and not isinstance(params, dict):
+            raise _invalid("params must be an object")
+        if spec.params is None:
+            if params not in (_NO_ID, {}):
+                raise errors.RpcError(
+                    errors.INVALID_PARAMS,
+                    f"{method} takes no params",
+                    contracts.InvalidParamsData(
+                        errors=[contracts.FieldError(path="", message="expected no params")]
+                    ),
+                )
+            return None
+        try:
+            return contracts.structure({} if params is _NO_ID else params, spec.params)
+        except contracts.ParamsInvalid as exc:
+            raise errors.RpcError(
+                errors.INVALID_PARAMS,
+                "invalid params: " + "; ".join(
+                    f"{e.path or '(params)'}: {e.message}" for e in exc.errors
+                ),
+                contracts.InvalidParamsData(errors=exc.errors),
+            ) from None
+
+    def start_request(self, msg_id: MsgId, method: str, params: Any, batch: Batch | None) -> None:
+        handler = self._get_handler(method)
+        if batch is not None:
+            batch.expect()
+        self.outstanding += 1
+        ctx = contextvars.copy_context()
+        ctx.run(self._ctx_msg_id.set, msg_id)
+        ctx.run(
+            self._execute_handler,
+            msg_id,
+            handler,
+            partial(self._handler_done, msg_id=msg_id, batch=batch),
+            (params,),
+        )
+
+    def _notification(self, method: str, message: dict[str, Any]) -> None:
+        if method == "$/cancelRequest":
+            params = message.get("params")
+            if isinstance(params, dict):
+                self.cancel(params.get("id"))
+            return
+        if method == "exit":
+            self.on_exit(0 if self.is_shutdown else 1)
+            return
+        if method.startswith("$/") or method == "initialized" or self.is_shutdown:
+            return
+        try:
+            params = self._structure(method, message)
+            handler = self._get_handler(method)
+        except (errors.RpcError, JsonRpcMethodNotFound) as exc:
+            log.warning("ignoring notification %r: %s", method, exc)
+            return
+        # Executed, never answered; it still counts as in flight until done,
+        # so a clean stop waits for its write.
+        self.outstanding += 1
+        token = f"notification-{next(self._notification_ids)}"
+        done = partial(self._notification_done, token=token)
+        self._execute_handler(token, handler, done, (params,))
+
+    def cancel(self, msg_id: Any) -> None:
+        """Cancel a request that has not started; one running goes on."""
+        job = self.jobs.get(msg_id)
+        if job is not None:
+            job.cancel()
+            return
+        task = self._request_futures.get(msg_id)
+        if task is not None and not task.done():
+            task.cancel()
+
+    # output
+
+    def _handler_done(self, future: Any, *, msg_id: MsgId, batch: Batch | None) -> None:
+        self._request_futures.pop(msg_id, None)
+        self.jobs.pop(msg_id, None)
+        try:
+            if future.cancelled():
+                error = errors.RpcError(errors.REQUEST_CANCELLED, "request cancelled")
+                self._reply(msg_id, error=error, batch=batch)
+            elif (exc := future.exception()) is not None:
+                self._reply(msg_id, error=_error_for(exc), batch=batch)
+            else:
+                self._reply(msg_id, result=future.result(), batch=batch)
+        finally:
+            self._finished()
+
+    def _notification_done(self, future: Any, *, token: str) -> None:
+        self._request_futures.pop(token, None)
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            if isinstance(exc, StorageError):
+                log.warning("notification failed: %s", exc)
+            else:
+                log.error("notification failed", exc_info=exc)
+        self._finished()
+
+    def _finished(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0:
+            self.on_idle()
+
+    def _reply(
+        self,
+        msg_id: MsgId | None,
+        *,
+        result: Any = None,
+        error: errors.RpcError | None = None,
+        batch: Batch | None = None,
+    ) -> None:
+        response: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id}
+        if error is None:
+            try:
+                response["result"] = self._converter.unstructure(result)
+                body = json.dumps(response, ensure_ascii=False).encode()
+            except Exception as exc:
+                log.exception("result of request %r cannot be serialised", msg_id)
+                error = errors.RpcError(errors.INTERNAL_ERROR, f"result not serialisable: {exc}")
+                response.pop("result", None)
+        if error is not None:
+            response["error"] = error.to_json()
+            if error.data is not None:
+                response["error"]["data"] = self._converter.unstructure(error.data)
+        if batch is not None:
+            batch.add(response)
+        else:
+            self._send_body(json.dumps(response, ensure_ascii=False).encode())
+
+    def _send_body(self, body: bytes) -> None:
+        self.send_bytes(encode_frame(body))
+
+    def notify(self, method: str, params: Any | None = None) -> None:
+        if self.is_shutdown:
+            return  # after shutdown only responses are sent
+        message = {"jsonrpc": "2.0", "method": method, "params": self._converter.unstructure(params)}
+        self._send_body(json.dumps(message, ensure_ascii=False).encode())
+
+    def _send_data(self, data: Any) -> None:
+        # pygls' own writer path (used by its built-in features) goes through
+        # our framing too, so stdout never sees a second writer.
+        self._send_body(json.dumps(data, default=self._serialize_message).encode())
+
+
+def _usable_id(value: Any) -> MsgId | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | str):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _invalid(message: str) -> errors.RpcError:
+    return errors.RpcError(errors.INVALID_REQUEST, message)
+
+
+def _error_for(exc: BaseException) -> errors.RpcError:
+    if isinstance(exc, errors.RpcError):
+        return exc
+    if isinstance(exc, StorageError):
+        return errors.storage_error(exc)
+    if isinstance(exc, JsonRpcException):
+        return errors.RpcError(exc.code, exc.message, exc.data)
+    log.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))
+    name = type(exc).__name__
+    return errors.RpcError(errors.INTERNAL_ERROR, f"internal error: {name}: {exc}")
+

@@ -1,0 +1,186 @@
+"""The daemon: a pygls JsonRPCServer serving one client on stdio.
+
+`create_server()` builds it (nothing is created at import time); `serve()`
+runs it until end of input, `exit`, SIGTERM or SIGINT, then answers what it
+has already read, closes the database and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from pygls.server import JsonRPCServer
+
+from idumb_daemon import contracts
+from idumb_daemon.protocol import framing
+from idumb_daemon.protocol.handlers import daemon, settings, workspace
+from idumb_daemon.protocol.rpc import IdumbProtocol
+from idumb_daemon.storage import Storage
+from idumb_daemon.worker import StorageWorker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How long a stop waits for requests already read before it gives up on them:
+# the protocol promises an exit within 2 seconds.
+STOP_GRACE = 1.5
+
+
+class IdumbServer(JsonRPCServer):  # type: ignore[misc]
+    protocol: IdumbProtocol
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(IdumbProtocol, contracts.make_converter)
+        self.storage = storage
+        self.worker = StorageWorker(storage)
+        self.watching = False
+        self.exit_code: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    async def call(self, op: Callable[[Storage], T], *, write: bool = False) -> T:
+        """Run one storage operation on the storage thread, in arrival order."""
+        job = self.worker.submit(op, write=write)
+        msg_id = self.protocol.msg_id
+        if msg_id is not None:
+            self.protocol.jobs[msg_id] = job
+        result: T = await asyncio.wrap_future(job)
+        return result
+
+    def set_watching(self, enabled: bool) -> bool:
+        """Change notifications arrive with their own issue; until then none."""
+        return False
+
+    def request_stop(self, code: int) -> None:
+        if self.exit_code is None:
+            self.exit_code = code
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def _fatal(self, exc: BaseException) -> None:
+        # STORAGE.md: an edited applied migration stops the daemon with status 3.
+        print(f"idumb-daemon: {exc}", file=sys.stderr, flush=True)
+        self.request_stop(3)
+
+    def watch_process(self, pid: int) -> None:
+        """Exit once the client's process is gone, so a crashed IDE leaves no orphan."""
+        assert self._loop is not None
+        loop = self._loop
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            log.warning("client process %d is already gone: exiting", pid)
+            self.request_stop(0)
+            return
+        except OSError:
+            log.warning("cannot watch process %d", pid)
+            return
+
+        def gone() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            log.warning("client process %d exited: exiting", pid)
+            self.request_stop(0)
+
+        loop.add_reader(fd, gone)
+
+    async def run(self, stdin_fd: int, stdout_fd: int) -> int:
+        loop = self._loop = asyncio.get_running_loop()
+        stopping = self._stopping = asyncio.Event()
+        output = Output(stdout_fd, loop, on_broken=lambda: self.request_stop(0))
+        protocol = self.protocol
+        protocol.send_bytes = output.write
+        protocol.on_exit = self.request_stop
+        self.worker.on_fatal = lambda exc: loop.call_soon_threadsafe(self._fatal, exc)
+        self.worker.start()
+
+        def deliver(frames: list[framing.Frame] | None) -> None:
+            if frames is None:
+                self.request_stop(0)
+                return
+            for frame in frames:
+                if isinstance(frame, framing.FrameError):
+                    protocol.reject_frame(frame.message)
+                else:
+                    protocol.receive(frame)
+
+        reader = threading.Thread(
+            target=framing.read_frames,
+            args=(stdin_fd, lambda frames: loop.call_soon_threadsafe(deliver, frames)),
+            name="stdin",
+            daemon=True,  # blocked in read(); the process may end without it
+        )
+        reader.start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop, 0)
+        await stopping.wait()
+        await self._drain(protocol)
+        output.flush()
+        await asyncio.to_thread(self.worker.stop, STOP_GRACE + 3)
+        return self.exit_code or 0
+
+    async def _drain(self, protocol: IdumbProtocol) -> None:
+        """Let the requests already read finish and be answered."""
+        if protocol.outstanding == 0:
+            return
+        idle = asyncio.Event()
+        protocol.on_idle = idle.set
+        try:
+            await asyncio.wait_for(idle.wait(), STOP_GRACE)
+        except TimeoutError:
+            log.warning("%d requests still running at exit", protocol.outstanding)
+
+
+class Output:
+    """Buffered writes to the protocol fd: responses produced in one turn of
+    the event loop leave in one write() instead of one each."""
+
+    def __init__(
+        self, fd: int, loop: asyncio.AbstractEventLoop, on_broken: Callable[[], None]
+    ) -> None:
+        self._fd = fd
+        self._loop = loop
+        self._chunks: list[bytes] = []
+        self._on_broken = on_broken
+        self._broken = False
+
+    def write(self, data: bytes) -> None:
+        if not self._chunks:
+            self._loop.call_soon(self.flush)
+        self._chunks.append(data)
+
+    def flush(self) -> None:
+        data = memoryview(b"".join(self._chunks))
+        self._chunks.clear()
+        while data and not self._broken:
+            try:
+                written = os.write(self._fd, data)
+            except BrokenPipeError:
+                self._broken = True
+                log.warning("the client closed its end of the pipe")
+                self._on_broken()
+                return
+            data = data[written:]
+
+
+def create_server(storage: Storage) -> IdumbServer:
+    server = IdumbServer(storage)
+    for area in (daemon, settings, workspace):
+        area.register(server)
+    return server
+
+
+def serve(storage: Storage, stdin_fd: int, stdout_fd: int) -> int:
+    """Serve the protocol on the given descriptors; return the exit status."""
+    server = create_server(storage)
+    code: int = asyncio.run(server.run(stdin_fd, stdout_fd))
+    return code
+
+

@@ -1,0 +1,100 @@
+"""Shell subcommands: `call METHOD [PARAMS_JSON]` and `settings get|set|delete|list|export|import`.
+
+Each starts a daemon on the chosen database, makes its calls through the
+Python client, prints results as JSON on stdout and errors on stderr (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from idumb_daemon import contracts
+from idumb_daemon.client import ConnectionClosed, DaemonClient, DaemonError
+
+AddOptions = Callable[[argparse.ArgumentParser], None]
+
+
+def add_parsers(sub: Any, database_options: AddOptions) -> None:
+    call = sub.add_parser("call", help="send one request, print its result as JSON")
+    call.add_argument("method")
+    call.add_argument("params", nargs="?", help="params as a JSON object")
+    database_options(call)
+
+    settings = sub.add_parser("settings", help="common settings operations")
+    actions = settings.add_subparsers(dest="action", required=True)
+    get = actions.add_parser("get", help="print a setting's value")
+    get.add_argument("key")
+    set_ = actions.add_parser("set", help="store a value")
+    set_.add_argument("key")
+    set_.add_argument("value")
+    delete = actions.add_parser("delete", help="delete a setting")
+    delete.add_argument("key")
+    list_ = actions.add_parser("list", help="print settings as JSON")
+    list_.add_argument("--prefix")
+    actions.add_parser("export", help="write the export document to stdout")
+    import_ = actions.add_parser("import", help="import an export document")
+    import_.add_argument("file", nargs="?", default="-", help="a file, or - for stdin")
+    import_.add_argument("--replace", action="store_true", help="delete keys absent from it")
+    import_.add_argument("--dry-run", action="store_true", help="only report what would change")
+    for action in (get, set_, delete, list_, actions.choices["export"], import_):
+        database_options(action)
+
+
+def _daemon_args(args: argparse.Namespace) -> list[str]:
+    out = ["--busy-timeout", str(args.busy_timeout)]
+    for option in ("project_dir", "db", "database_url"):
+        value = getattr(args, option)
+        if value:
+            out += ["--" + option.replace("_", "-"), value]
+    return out
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        with DaemonClient.spawn(_daemon_args(args)) as daemon:
+            if args.command == "call":
+                params = json.loads(args.params) if args.params else None
+                _print(daemon.request(args.method, params))
+                return 0
+            return _settings(daemon, args)
+    except DaemonError as exc:
+        print(f"idumb-daemon: {exc.message} ({exc.code})", file=sys.stderr)
+        if exc.data is not None:
+            print(json.dumps(exc.data, ensure_ascii=False), file=sys.stderr)
+        return 1
+    except (ValueError, OSError, ConnectionClosed) as exc:
+        print(f"idumb-daemon: {exc}", file=sys.stderr)
+        return 1
+
+
+def _settings(daemon: DaemonClient, args: argparse.Namespace) -> int:
+    if args.action == "get":
+        entry = daemon.get(args.key)
+        if entry is None:
+            print(f"idumb-daemon: no setting {args.key!r}", file=sys.stderr)
+            return 1
+        print(entry.value)
+    elif args.action == "set":
+        _print(contracts.unstructure(daemon.set(args.key, args.value)))
+    elif args.action == "delete":
+        _print({"deleted": daemon.delete(args.key)})
+    elif args.action == "list":
+        _print(contracts.unstructure(daemon.get_all(prefix=args.prefix)))
+    elif args.action == "export":
+        _print(contracts.unstructure(daemon.export()))
+    else:
+        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+        params = json.loads(text)
+        if not isinstance(params, dict):
+            raise ValueError("an export document is a JSON object")
+        params.update(replace=args.replace, dryRun=args.dry_run)
+        _print(daemon.request("settings/import", params))
+    return 0

@@ -1,0 +1,223 @@
+"""Opening the database: where it lives, how SQLite is tuned, how errors are named.
+
+Everything dialect-specific about connections lives here, so the rest of the
+storage layer runs the same SQL on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dataset
+import sqlalchemy.exc
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from idumb_daemon.storage.errors import (
+    StorageBusy,
+    StorageCorrupt,
+    StorageError,
+    StorageFull,
+    StorageReadOnly,
+    StorageUnavailable,
+)
+
+DEFAULT_BUSY_TIMEOUT = 5.0
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def resolve_url(
+    *,
+    project_dir: str | None = None,
+    db: str | None = None,
+    database_url: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> str:
+    """Apply STORAGE.md's precedence: --database-url, then --db, then the
+    environment, then `<project dir>/.idumb/data/idumb.db`."""
+    env = os.environ if environ is None else environ
+    if database_url:
+        return database_url
+    if db:
+        return "sqlite:///" + str(Path(db).absolute())
+    if env.get("IDUMB_DATABASE_URL"):
+        return env["IDUMB_DATABASE_URL"]
+    base = Path(project_dir) if project_dir else Path.cwd()
+    return "sqlite:///" + str((base / ".idumb" / "data" / "idumb.db").absolute())
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other backends and :memory:."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: never with its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create missing folders 0700 and the file 0600 whatever the umask:
+    settings can hold tokens. SQLite gives -wal and -shm the file's mode."""
+    missing = []
+    parent = path.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE)
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+        os.close(fd)
+        os.chmod(path, FILE_MODE)
+
+
+class Database:
+    """One dataset connection with explicit read and write transactions.
+
+    Writes begin with `BEGIN IMMEDIATE` on SQLite, taking the write lock up
+    front: a deferred transaction that reads and then writes can fail at once
+    with SQLITE_BUSY whatever the busy timeout, while an immediate one waits
+    for the lock. Reads run in a deferred transaction that ends at once, so no
+    snapshot stays pinned (which would hide other writers and stall the WAL
+    checkpoint).
+
+    Not thread-safe: dataset keeps one connection per thread, so the daemon
+    keeps all database work on one thread.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self.busy_timeout = busy_timeout
+        self.dialect = make_url(url).get_backend_name()
+        self._begin = threading.local()
+        engine_kwargs: dict[str, Any] = {}
+        if self.path is not None:
+            prepare_sqlite_file(self.path)
+            engine_kwargs["connect_args"] = {
+                "timeout": busy_timeout,
+                # We issue BEGIN ourselves (see _on_begin); the stdlib's
+                # implicit transactions would defeat BEGIN IMMEDIATE.
+                "isolation_level": None,
+                "check_same_thread": False,
+            }
+        self.db = dataset.Database(
+            url, ensure_schema=False, sqlite_wal_mode=False, engine_kwargs=engine_kwargs
+        )
+        if self.dialect == "sqlite":
+            event.listen(self.db.engine, "connect", self._on_connect)
+            event.listen(self.db.engine, "begin", self._on_begin)
+
+    def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a write is acknowledged only once the WAL is synced.
+        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+
+    def _on_begin(self, conn: Any) -> None:
+        conn.exec_driver_sql(getattr(self._begin, "sql", "BEGIN"))
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[dataset.Database]:
+        """Run the block in one transaction, committed on success.
+
+        Nested calls become savepoints, so one failing step of a group can be
+        rolled back alone.
+        """
+        db = self.db
+        outer = not db.in_transaction
+        try:
+            if outer:
+                self._begin.sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+            with translate_errors():
+                if outer:
+                    db.begin()
+                    try:
+                        yield db
+                    except BaseException:
+                        db.rollback()
+                        raise
+                    db.commit()
+                else:
+                    with db.executable.begin_nested():
+                        yield db
+        finally:
+            if outer:
+                self._begin.sql = "BEGIN"
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# sqlite3 primary result codes (sqlite3.h); the stdlib names them only in 3.11+
+# as constants on the module, and not all of them.
+_SQLITE_CODES: dict[int, type[StorageError]] = {
+    5: StorageBusy,  # SQLITE_BUSY
+    6: StorageBusy,  # SQLITE_LOCKED
+    8: StorageReadOnly,  # SQLITE_READONLY
+    10: StorageUnavailable,  # SQLITE_IOERR
+    11: StorageCorrupt,  # SQLITE_CORRUPT
+    13: StorageFull,  # SQLITE_FULL
+    14: StorageUnavailable,  # SQLITE_CANTOPEN
+    26: StorageCorrupt,  # SQLITE_NOTADB
+}
+
+# PostgreSQL SQLSTATE classes and codes.
+_PG_STATES: dict[str, type[StorageError]] = {
+    "55P03": StorageBusy,  # lock_not_available
+    "40P01": StorageBusy,  # deadlock_detected
+    "25006": StorageReadOnly,  # read_only_sql_transaction
+    "53100": StorageFull,  # disk_full
+    "53": StorageFull,  # insufficient_resources
+    "08": StorageUnavailable,  # connection_exception
+    "57P": StorageUnavailable,  # admin_shutdown and friends
+    "XX001": StorageCorrupt,  # data_corrupted
+}
+
+
+def classify(exc: BaseException) -> StorageError | None:
+    """Name a driver error as a StorageError, or None when it is not one."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is not None and (code & 0xFF) in _SQLITE_CODES:
+            return _SQLITE_CODES[code & 0xFF](str(orig))
+        return None
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(sqlstate, str):
+        for prefix, cls in _PG_STATES.items():
+            if sqlstate.startswith(prefix):
+                return cls(str(orig).strip())
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return StorageUnavailable(str(orig).strip())
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        # psycopg raises OperationalError without SQLSTATE when the server is
+        # unreachable.
+        return StorageUnavailable(str(orig).strip())
+    return None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Re-raise driver errors as StorageError; anything else is a bug and passes."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        named = classify(exc)
+        if named is None:
+            raise
+        raise named from exc

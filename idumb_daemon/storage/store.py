@@ -1,0 +1,210 @@
+"""The storage facade the daemon talks to: opens, recovers and migrates the
+database, then runs each operation in its own transaction.
+
+Storage failures never stop the daemon: a database that cannot be opened is
+remembered as the error every storage call raises (and, for an unreachable
+server or a vanished file, opened again on the next call), so `daemon/status`
+and the lifecycle keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+import dataset
+
+from idumb_daemon import migrations
+from idumb_daemon.contracts import (
+    ImportResult,
+    RecoveryInfo,
+    SettingInput,
+    SettingsEntry,
+    SettingsExport,
+    WorkspaceConfig,
+    WorkspaceSetParams,
+)
+from idumb_daemon.storage import recovery, settings, workspaces
+from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, safe_url
+from idumb_daemon.storage.errors import (
+    SchemaTooNew,
+    StorageError,
+    StorageUnavailable,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@attrs.frozen
+class StorageInfo:
+    backend: str
+    database: str
+    schema_version: int | None
+    recovered: RecoveryInfo | None
+
+
+class Storage:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        schema_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.url = url
+        self.busy_timeout = busy_timeout
+        self.schema_dir = schema_dir
+        self._clock = clock
+        self._database: Database | None = None
+        self._failure: StorageError | None = None
+        self._recovered: RecoveryInfo | None = None
+        self._schema_version: int | None = None
+        self.wrote = False
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.url.startswith("postgresql") else "sqlite"
+
+    @property
+    def collate(self) -> str:
+        # PostgreSQL's default collation is locale-aware; "C" orders by code
+        # point, as SQLite's BINARY does, so both backends list keys alike.
+        return ' COLLATE "C"' if self.backend == "postgresql" else ""
+
+    def open(self) -> None:
+        """Open, recover and migrate. Storage failures are kept, not raised;
+        MigrationChecksumMismatch is raised: the daemon must not start."""
+        try:
+            database = Database(self.url, busy_timeout=self.busy_timeout)
+            if database.path is not None and self._recovered is None:
+                self._recovered = recovery.recover_if_corrupt(database.path)
+            report = migrations.migrate(database, schema_dir=self.schema_dir)
+            self._schema_version = report.version
+        except (migrations.AdoptionRefused, migrations.MigrationFailed) as exc:
+            # Serving on a schema we cannot vouch for would corrupt it; the
+            # lifecycle and daemon/status keep working.
+            self._failure = StorageUnavailable(str(exc))
+            log.error("storage refused: %s", exc)
+            return
+        except StorageError as exc:
+            self._failure = exc
+            if isinstance(exc, SchemaTooNew):
+                self._schema_version = exc.database_version
+            log.error("storage unavailable: %s", exc)
+            return
+        self._database = database
+        self._failure = None
+
+    def _ready(self) -> Database:
+        if self._database is None and isinstance(self._failure, StorageUnavailable):
+            self.open()  # the server may be back
+        if self._failure is not None:
+            raise self._failure
+        if self._database is None:
+            raise StorageUnavailable("storage is not open")
+        return self._database
+
+    def _run(self, write: bool, op: Callable[[dataset.Database], T]) -> T:
+        database = self._ready()
+        with database.transaction(write=write) as db:
+            result = op(db)
+        if write:
+            self.wrote = True
+        return result
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """One write transaction around several operations (group commit):
+        each operation inside runs in its own savepoint."""
+        database = self._ready()
+        with database.transaction(write=True):
+            yield
+
+    def now(self) -> int:
+        return int(self._clock())
+
+    # settings
+
+    def get(self, key: str) -> SettingsEntry | None:
+        return self._run(False, lambda db: settings.get(db, key))
+
+    def set(self, key: str, value: str) -> SettingsEntry:
+        return self._run(True, lambda db: settings.set_(db, key, value, self.now()))
+
+    def delete(self, key: str) -> bool:
+        return self._run(True, lambda db: settings.delete(db, key))
+
+    def get_all(
+        self, *, prefix: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> list[SettingsEntry]:
+        return self._run(
+            False,
+            lambda db: settings.get_all(
+                db, collate=self.collate, prefix=prefix, after=after, limit=limit
+            ),
+        )
+
+    def set_many(self, entries: list[SettingInput]) -> list[SettingsEntry]:
+        return self._run(True, lambda db: settings.set_many(db, entries, self.now()))
+
+    def export(self) -> SettingsExport:
+        return self._run(False, lambda db: settings.export(db, collate=self.collate, now=self.now()))
+
+    def import_(
+        self, entries: list[SettingInput], *, replace: bool = False, dry_run: bool = False
+    ) -> ImportResult:
+        return self._run(
+            not dry_run,
+            lambda db: settings.import_(
+                db, entries, replace=replace, dry_run=dry_run, now=self.now()
+            ),
+        )
+
+    # workspace config
+
+    def workspace_get(self, project_dir: str) -> WorkspaceConfig | None:
+        return self._run(False, lambda db: workspaces.get(db, project_dir))
+
+    def workspace_set(self, params: WorkspaceSetParams) -> WorkspaceConfig:
+        return self._run(True, lambda db: workspaces.set_(db, params))
+
+    def workspace_open(self, project_dir: str) -> WorkspaceConfig:
+        return self._run(True, lambda db: workspaces.open_(db, project_dir, self.now()))
+
+    def workspace_list(self, limit: int = 50) -> list[WorkspaceConfig]:
+        return self._run(
+            False, lambda db: workspaces.list_recent(db, collate=self.collate, limit=limit)
+        )
+
+    def workspace_delete(self, project_dir: str) -> bool:
+        return self._run(True, lambda db: workspaces.delete(db, project_dir))
+
+    # lifecycle
+
+    def info(self) -> StorageInfo:
+        return StorageInfo(
+            backend=self.backend,
+            database=safe_url(self.url),
+            schema_version=self._schema_version,
+            recovered=self._recovered,
+        )
+
+    def close(self) -> None:
+        """Close the database; after writes, refresh the SQLite backup."""
+        database, self._database = self._database, None
+        if database is None:
+            return
+        path = database.path
+        database.close()
+        if path is not None and self.wrote:
+            try:
+                recovery.refresh_backup(path)
+            except Exception:
+                log.exception("could not refresh the backup of %s", path)

@@ -1,0 +1,138 @@
+"""The one thread that does all database work, in arrival order.
+
+dataset keeps a connection and transaction per thread, and a transaction must
+never span an `await`; so the event loop hands every storage call to this
+thread as a job and awaits its future. Keeping one FIFO queue also gives the
+protocol its ordering guarantee: a request's effect is ordered after every
+earlier request's.
+
+Group commit: writes queued together run in one transaction, each in its own
+savepoint, and are acknowledged together after the single durable commit.
+One fsync then covers many writes, and a failing write rolls back only its
+own savepoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Final
+
+import attrs
+
+from idumb_daemon.storage import Storage
+from idumb_daemon.storage.errors import MigrationChecksumMismatch
+
+log = logging.getLogger(__name__)
+
+# Bounds the latency a write can add to the group it joins.
+MAX_GROUP: Final = 256
+
+
+@attrs.define
+class Job:
+    call: Callable[[Storage], Any]
+    write: bool
+    future: Future[Any] = attrs.field(factory=Future)
+
+
+_STOP: Final = object()
+
+
+class StorageWorker:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._queue: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="storage", daemon=True)
+        # Called on this thread when the database must not be served at all.
+        self.on_fatal: Callable[[BaseException], None] = lambda _exc: None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, call: Callable[[Storage], Any], *, write: bool) -> Future[Any]:
+        job = Job(call=call, write=write)
+        self._queue.put(job)
+        return job.future
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish every queued job, close storage, end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.storage.open()
+        except MigrationChecksumMismatch as exc:
+            self.on_fatal(exc)
+        except Exception as exc:
+            # Storage.open() keeps storage failures itself; anything reaching
+            # here is a bug, and the daemon must still answer (with -32603 or
+            # -31006) rather than leave requests hanging.
+            log.exception("opening storage failed")
+            self.on_fatal(exc)
+        running = True
+        while running:
+            batch: list[Job] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    running = False
+                    break
+                assert isinstance(item, Job)
+                # A job cancelled before it started is skipped; once running it
+                # can no longer be cancelled.
+                if item.future.set_running_or_notify_cancel():
+                    batch.append(item)
+                if len(batch) >= MAX_GROUP:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._run_batch(batch)
+        try:
+            self.storage.close()
+        except Exception:
+            log.exception("closing storage failed")
+
+    def _run_batch(self, batch: list[Job]) -> None:
+        writes = sum(job.write for job in batch)
+        if writes < 2:
+            for job in batch:
+                _settle(job.future, *_attempt(job, self.storage))
+            return
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            with self.storage.group():
+                outcomes = [_attempt(job, self.storage) for job in batch]
+        except Exception as exc:
+            # The group's commit failed (or it could not begin): nothing in it is
+            # durable, so no job in it may be acknowledged.
+            if not outcomes:
+                for job in batch:
+                    _settle(job.future, *_attempt(job, self.storage))
+                return
+            for job in batch:
+                _settle(job.future, None, exc)
+            return
+        for job, (result, error) in zip(batch, outcomes, strict=True):
+            _settle(job.future, result, error)
+
+
+def _attempt(job: Job, storage: Storage) -> tuple[Any, BaseException | None]:
+    try:
+        return job.call(storage), None
+    except Exception as exc:
+        return None, exc
+
+
+def _settle(future: Future[Any], result: Any, error: BaseException | None) -> None:
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
