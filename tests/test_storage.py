@@ -1,0 +1,216 @@
+"""The storage layer in process, on real SQLite files: fast unit tests of
+every operation and of the file format the TypeScript app shares."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from idumb_daemon.contracts import UNSET, SettingInput, WorkspaceSetParams
+from idumb_daemon.storage import Storage
+from idumb_daemon.storage.database import resolve_url
+from idumb_daemon.storage.settings import prefix_upper_bound
+
+T0 = 1_790_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(T0)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def storage(db_path: Path, clock: Clock) -> Iterator[Storage]:
+    store = Storage(resolve_url(db=str(db_path)), clock=clock)
+    store.open()
+    yield store
+    store.close()
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def raw(db_path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(db_path)
+
+
+def test_set_get_delete(storage: Storage, clock: Clock) -> None:
+    assert storage.get("a") is None
+    entry = storage.set("a", "1")
+    assert (entry.key, entry.value, entry.updated_at) == ("a", "1", at(T0))
+    assert storage.get("a") == entry
+    clock.now += 5
+    assert storage.set("a", "2").updated_at == at(T0 + 5)
+    assert storage.delete("a") is True
+    assert storage.delete("a") is False
+    assert storage.get("a") is None
+
+
+def test_stored_as_the_typescript_app_stores(storage: Storage, db_path: Path) -> None:
+    storage.set("k", "v")
+    storage.workspace_set(WorkspaceSetParams(project_dir="/p", name="P", config={"a": [1, "é"]}))
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT typeof(updated_at), updated_at FROM settings").fetchone() == (
+            "integer",
+            T0,
+        )
+        config = conn.execute("SELECT config FROM workspace_config").fetchone()[0]
+    assert config == '{"a":[1,"é"]}'  # compact JSON text, as JSON.stringify writes it
+
+
+def test_rows_written_by_the_app_read_correctly(storage: Storage, db_path: Path) -> None:
+    with raw(db_path) as conn:
+        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', 1700000000)")
+        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('n', 'z', NULL)")
+        conn.execute(
+            "INSERT INTO workspace_config (project_dir, name, last_opened, config) "
+            "VALUES ('/w', NULL, 1700000001, '{\"tabs\":2}')"
+        )
+    assert storage.get("x") is not None and storage.get("x").updated_at == at(1700000000)  # type: ignore[union-attr]
+    assert storage.get("n") is not None and storage.get("n").updated_at is None  # type: ignore[union-attr]
+    ws = storage.workspace_get("/w")
+    assert ws is not None and ws.config == {"tabs": 2} and ws.last_opened == at(1700000001)
+
+
+def test_get_all_orders_by_code_point_and_pages(storage: Storage) -> None:
+    keys = ["b", "a", "B", "é", "\U0001f600", "a%", "a_", "ab", "a", "z"]
+    storage.set_many([SettingInput(key=k, value="v") for k in dict.fromkeys(keys)])
+    listed = [e.key for e in storage.get_all()]
+    assert listed == sorted(set(keys))  # Python compares str by code point
+    page1 = storage.get_all(limit=3)
+    page2 = storage.get_all(after=page1[-1].key, limit=3)
+    assert [e.key for e in page1 + page2] == sorted(set(keys))[:6]
+
+
+def test_prefix_is_literal_and_case_sensitive(storage: Storage) -> None:
+    for key in ["a%b", "a%c", "axb", "a_b", "aab", "A%b", "a%"]:
+        storage.set(key, "v")
+    assert [e.key for e in storage.get_all(prefix="a%")] == ["a%", "a%b", "a%c"]
+    assert [e.key for e in storage.get_all(prefix="a_")] == ["a_b"]
+    assert [e.key for e in storage.get_all(prefix="A")] == ["A%b"]
+
+
+def test_prefix_upper_bound() -> None:
+    assert prefix_upper_bound("ab") == "ac"
+    assert prefix_upper_bound("a\U0010ffff") == "b"
+    assert prefix_upper_bound("\U0010ffff") is None
+    assert prefix_upper_bound("a\ud7ff") == "a\ue000"
+
+
+def test_set_many_is_one_timestamp_in_input_order(storage: Storage) -> None:
+    entries = storage.set_many([SettingInput(key="z", value="1"), SettingInput(key="a", value="2")])
+    assert [(e.key, e.value, e.updated_at) for e in entries] == [
+        ("z", "1", at(T0)),
+        ("a", "2", at(T0)),
+    ]
+
+
+def test_import_reports_and_keeps_unchanged_timestamps(storage: Storage, clock: Clock) -> None:
+    storage.set_many([SettingInput(key=k, value=k) for k in ("same", "diff", "gone")])
+    clock.now += 60
+    file = [SettingInput(key="same", value="same"), SettingInput(key="diff", value="new"),
+            SettingInput(key="add", value="x")]
+    dry = storage.import_(file, replace=True, dry_run=True)
+    assert (dry.imported, dry.added, dry.changed, dry.removed) == (3, ["add"], ["diff"], ["gone"])
+    assert storage.get("gone") is not None  # a dry run writes nothing
+    result = storage.import_(file, replace=True)
+    assert result == dry
+    assert storage.get("gone") is None
+    assert storage.get("same").updated_at == at(T0)  # type: ignore[union-attr]
+    assert storage.get("diff").updated_at == at(T0 + 60)  # type: ignore[union-attr]
+
+
+def test_export_round_trips(storage: Storage) -> None:
+    storage.set("b", "2")
+    storage.set("a", "1")
+    document = storage.export()
+    assert document.version == "1.0" and document.exported_at == at(T0)
+    assert [(s.key, s.value) for s in document.settings] == [("a", "1"), ("b", "2")]
+
+
+def test_workspace_set_keeps_omitted_and_clears_null(storage: Storage) -> None:
+    first = storage.workspace_set(WorkspaceSetParams(project_dir="/p", name="P", config={"x": 1}))
+    assert (first.name, first.config, first.last_opened) == ("P", {"x": 1}, None)
+    kept = storage.workspace_set(WorkspaceSetParams(project_dir="/p", name=UNSET, config={"y": 2}))
+    assert (kept.name, kept.config) == ("P", {"y": 2})
+    cleared = storage.workspace_set(WorkspaceSetParams(project_dir="/p", name=None))
+    assert (cleared.name, cleared.config) == (None, {"y": 2})
+    assert storage.workspace_delete("/p") is True
+    assert storage.workspace_get("/p") is None
+
+
+def test_workspace_list_order(storage: Storage, clock: Clock) -> None:
+    storage.workspace_set(WorkspaceSetParams(project_dir="/never-b"))
+    storage.workspace_set(WorkspaceSetParams(project_dir="/never-a"))
+    storage.workspace_open("/old")
+    clock.now += 10
+    storage.workspace_open("/new-b")
+    storage.workspace_open("/new-a")
+    order = [w.project_dir for w in storage.workspace_list()]
+    assert order == ["/new-a", "/new-b", "/old", "/never-a", "/never-b"]
+    assert [w.project_dir for w in storage.workspace_list(limit=2)] == ["/new-a", "/new-b"]
+    opened = storage.workspace_get("/old")
+    assert opened is not None and opened.last_opened == at(T0)
+
+
+def test_sql_fragments_are_data(storage: Storage) -> None:
+    key = "x'; DROP TABLE settings; --"
+    storage.set(key, "' OR 1=1 --")
+    assert storage.get(key) is not None and storage.get(key).value == "' OR 1=1 --"  # type: ignore[union-attr]
+    assert [e.key for e in storage.get_all()] == [key]
+
+
+def _hammer(url: str, worker: int, rounds: int) -> int:
+    store = Storage(url)
+    store.open()
+    try:
+        for i in range(rounds):
+            store.set("shared", f"{worker}-{i}")
+            store.workspace_open("/shared")
+        return rounds
+    finally:
+        store.close()
+
+
+def test_concurrent_upserts_of_one_key_never_conflict(db_path: Path) -> None:
+    url = resolve_url(db=str(db_path))
+    Storage(url).open()  # migrate once up front: the race under test is the upsert
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        done = pool.starmap_async(_hammer, [(url, w, 150) for w in range(2)]).get(timeout=120)
+    assert done == [150, 150]
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM settings").fetchone() == (1,)
+        value = conn.execute("SELECT value FROM settings").fetchone()[0]
+    assert value in {"0-149", "1-149"}
+
+
+def test_wal_and_full_sync(storage: Storage, db_path: Path) -> None:
+    storage.set("k", "v")
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db = storage._ready().db  # the daemon's own connection
+    assert list(db.query("PRAGMA synchronous"))[0]["synchronous"] == 2  # FULL
+
+
+def test_config_object_survives_exactly(storage: Storage) -> None:
+    config = {"nested": {"list": [1, 2.5, None, True, "s"]}, "unicode": "\U0001f600"}
+    storage.workspace_set(WorkspaceSetParams(project_dir="/c", config=config))
+    got = storage.workspace_get("/c")
+    assert got is not None and got.config == config
+    assert json.dumps(got.config, sort_keys=True) == json.dumps(config, sort_keys=True)
