@@ -1,0 +1,76 @@
+"""The built wheel carries schema/: installed non-editable, away from the source
+tree, the package finds its migrations and migrates a database."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Without PYTHONPATH, which would put the source tree ahead of the install.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=50
+    )
+
+
+@pytest.mark.timeout(60)
+def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=50)
+    python = venv / "bin" / "python"
+    # The dependencies (and hatchling, for a build without network) come from
+    # the environment running the tests: --system-site-packages would only
+    # reach the base interpreter's, not this virtualenv's.
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path)
+    parents = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    (Path(site.stdout.strip()) / "test_parent_env.pth").write_text("\n".join(sorted(parents)))
+
+    install = run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        REPO,
+        cwd=tmp_path,
+    )
+    assert install.returncode == 0, install.stderr
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = run(
+        python,
+        "-c",
+        "import idumb_daemon, idumb_daemon.migrations as m; "
+        "print(idumb_daemon.__file__); print(m.schema_dir())",
+        cwd=elsewhere,
+    )
+    package_file, schema = where.stdout.split()
+    assert Path(package_file).is_relative_to(venv), package_file
+    assert Path(schema) == Path(package_file).parent / "schema"
+
+    db = tmp_path / "x.db"
+    migrated = run(python, "-m", "idumb_daemon.migrations", "migrate", "--db", db, cwd=elsewhere)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied 0001_initial" in migrated.stdout
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT version, name FROM __idumb_migrations").fetchall() == [
+            (1, "initial")
+        ]
+    finally:
+        conn.close()
+    checked = run(python, "-m", "idumb_daemon.migrations", "schema", "check", cwd=elsewhere)
+    assert checked.returncode == 0, checked.stderr
