@@ -10,6 +10,7 @@ Errors come back as `DaemonError`, which carries the JSON-RPC error.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import queue
@@ -240,10 +241,8 @@ class DaemonClient:
                 self.notify("exit")
             except (ConnectionClosed, BrokenPipeError, OSError):
                 pass
-        try:
+        with contextlib.suppress(OSError):
             self._writer.close()
-        except OSError:
-            pass
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -91,7 +91,11 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace) -> int:
     elif args.action == "export":
         _print(contracts.unstructure(daemon.export()))
     else:
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8") as file:
+                text = file.read()
         params = json.loads(text)
         if not isinstance(params, dict):
             raise ValueError("an export document is a JSON object")

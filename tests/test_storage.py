@@ -205,7 +205,7 @@ def test_wal_and_full_sync(storage: Storage, db_path: Path) -> None:
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     db = storage._ready().db  # the daemon's own connection
-    assert list(db.query("PRAGMA synchronous"))[0]["synchronous"] == 2  # FULL
+    assert next(iter(db.query("PRAGMA synchronous")))["synchronous"] == 2  # FULL
 
 
 def test_config_object_survives_exactly(storage: Storage) -> None:

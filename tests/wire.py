@@ -115,7 +115,8 @@ class Wire:
         try:
             message = self.messages.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no message within {timeout}s; stderr:\n{self.stderr.decode()}") from None
+            stderr = self.stderr.decode()
+            raise AssertionError(f"no message within {timeout}s; stderr:\n{stderr}") from None
         if message is None:
             raise AssertionError(f"daemon closed stdout; stderr:\n{self.stderr.decode()}")
         return message

@@ -12,9 +12,9 @@ every request with a usable id gets exactly one response.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
-import itertools
 import math
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -81,7 +81,7 @@ class Batch:
             self._send(json.dumps(self._responses, ensure_ascii=False).encode())
 
 
-class IdumbProtocol(JsonRPCProtocol):  # type: ignore[misc]
+class IdumbProtocol(JsonRPCProtocol):
     def __init__(self, server: JsonRPCServer, converter: Any) -> None:
         super().__init__(server, converter)
         self.send_bytes: Callable[[bytes], None] = lambda _data: None
@@ -284,9 +284,12 @@ class IdumbProtocol(JsonRPCProtocol):  # type: ignore[misc]
         batch: Batch | None = None,
     ) -> None:
         response: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id}
+        body = b""
         if error is None:
             try:
                 response["result"] = self._converter.unstructure(result)
+                # Serialise here, inside the try, even for a batch member: a
+                # result that cannot be encoded must become -32603, not silence.
                 body = json.dumps(response, ensure_ascii=False).encode()
             except Exception as exc:
                 log.exception("result of request %r cannot be serialised", msg_id)
@@ -296,10 +299,11 @@ class IdumbProtocol(JsonRPCProtocol):  # type: ignore[misc]
             response["error"] = error.to_json()
             if error.data is not None:
                 response["error"]["data"] = self._converter.unstructure(error.data)
+            body = json.dumps(response, ensure_ascii=False).encode()
         if batch is not None:
             batch.add(response)
         else:
-            self._send_body(json.dumps(response, ensure_ascii=False).encode())
+            self._send_body(body)
 
     def _send_body(self, body: bytes) -> None:
         self.send_bytes(encode_frame(body))
@@ -307,7 +311,8 @@ class IdumbProtocol(JsonRPCProtocol):  # type: ignore[misc]
     def notify(self, method: str, params: Any | None = None) -> None:
         if self.is_shutdown:
             return  # after shutdown only responses are sent
-        message = {"jsonrpc": "2.0", "method": method, "params": self._converter.unstructure(params)}
+        params = self._converter.unstructure(params)
+        message = {"jsonrpc": "2.0", "method": method, "params": params}
         self._send_body(json.dumps(message, ensure_ascii=False).encode())
 
     def _send_data(self, data: Any) -> None:

@@ -33,7 +33,7 @@ T = TypeVar("T")
 STOP_GRACE = 1.5
 
 
-class IdumbServer(JsonRPCServer):  # type: ignore[misc]
+class IdumbServer(JsonRPCServer):
     protocol: IdumbProtocol
 
     def __init__(self, storage: Storage) -> None:
@@ -98,7 +98,10 @@ class IdumbServer(JsonRPCServer):  # type: ignore[misc]
         protocol = self.protocol
         protocol.send_bytes = output.write
         protocol.on_exit = self.request_stop
-        self.worker.on_fatal = lambda exc: loop.call_soon_threadsafe(self._fatal, exc)
+        def fatal(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(self._fatal, exc)
+
+        self.worker.on_fatal = fatal
         self.worker.start()
 
         def deliver(frames: list[framing.Frame] | None) -> None:

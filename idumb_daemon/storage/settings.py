@@ -40,7 +40,9 @@ def set_(db: dataset.Database, key: str, value: str, now: int) -> SettingsEntry:
     return SettingsEntry(key=key, value=value, updated_at=to_time(now))
 
 
-def set_many(db: dataset.Database, entries: Iterable[SettingInput], now: int) -> list[SettingsEntry]:
+def set_many(
+    db: dataset.Database, entries: Iterable[SettingInput], now: int
+) -> list[SettingsEntry]:
     return [set_(db, e.key, e.value, now) for e in entries]
 
 

@@ -155,7 +155,9 @@ class Storage:
         return self._run(True, lambda db: settings.set_many(db, entries, self.now()))
 
     def export(self) -> SettingsExport:
-        return self._run(False, lambda db: settings.export(db, collate=self.collate, now=self.now()))
+        return self._run(
+            False, lambda db: settings.export(db, collate=self.collate, now=self.now())
+        )
 
     def import_(
         self, entries: list[SettingInput], *, replace: bool = False, dry_run: bool = False

@@ -58,7 +58,9 @@ def _upsert(db: dataset.Database, project_dir: str, values: dict[str, Any]) -> W
     # Only the given columns are written on conflict: omitted fields keep their
     # stored value. Column names come from this module, never from input.
     columns = ["project_dir", *values]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in values) or "project_dir = excluded.project_dir"
+    # With no field given, a no-op update: the row exists afterwards either way.
+    touched = list(values) or ["project_dir"]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in touched)
     db.query(
         f"INSERT INTO workspace_config ({', '.join(columns)}) "
         f"VALUES ({', '.join(':' + c for c in columns)}) "
