@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -324,20 +325,20 @@ from idumb_daemon.migrations import migrate
 from idumb_daemon.storage.database import Database
 print("ready", flush=True)
 sys.stdin.readline()
-database = Database("sqlite:///" + sys.argv[1])
+database = Database(sys.argv[1])
 report = migrate(database)
 database.close()
 print(json.dumps({"applied": [r.version for r in report.applied], "version": report.version}))
 """
 
 
-def race(path: Path, count: int) -> list[dict[str, Any]]:
+def race(database_url: str, count: int) -> list[dict[str, Any]]:
     """Start `count` processes, wait until each has imported everything,
-    then release them together onto one fresh file."""
+    then release them together onto one fresh database."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(path)],
+            [sys.executable, "-c", RACER, database_url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -375,7 +376,7 @@ def race(path: Path, count: int) -> list[dict[str, Any]]:
 def test_processes_starting_together_migrate_once(tmp_path: Path, round_: int) -> None:
     path = tmp_path / f"race{round_}.db"
 
-    results = race(path, 2)
+    results = race(url(path), 2)
 
     applied = sorted(v for r in results for v in r["applied"])
     assert applied == [1]
@@ -560,3 +561,163 @@ def test_dry_run_on_a_drizzle_file_says_it_would_adopt(db_path: Path) -> None:
 
     assert (report.adopted, report.version, report.pending) == (True, 0, ())
     assert listing(db_path.parent) == before
+
+
+# --- PostgreSQL ----------------------------------------------------------------
+
+
+PG_PORT = 54329  # names the socket file in our private folder; no TCP port is opened
+
+
+@pytest.fixture(scope="module")
+def pg_socket_dir() -> Iterator[Path]:
+    """A private PostgreSQL server on a Unix socket, for this module's tests."""
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        pytest.skip("PostgreSQL server binaries are not installed")
+    as_postgres: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="idumb-pg-"))
+    if os.geteuid() == 0:
+        # The server refuses to run as root.
+        try:
+            shutil.chown(folder, "postgres")
+        except LookupError:
+            pytest.skip("running as root and there is no postgres user")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    data = folder / "data"
+
+    def pg(*args: str) -> None:
+        subprocess.run([*as_postgres, *args], check=True, capture_output=True, timeout=60)
+
+    try:
+        pg("initdb", "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
+        options = f"-c listen_addresses='' -k {folder} -p {PG_PORT} -c fsync=off"
+        pg(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            options,
+            "start",
+        )
+        yield folder
+        pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_socket_dir: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the server."""
+    import psycopg
+
+    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    with psycopg.connect(
+        host=str(pg_socket_dir), port=PG_PORT, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://postgres@/{name}?host={pg_socket_dir}&port={PG_PORT}"
+
+
+def pg_rows(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    database = Database(database_url)
+    try:
+        with database.transaction(write=False) as db:
+            return [tuple(r.values()) for r in db.query(sql)]
+    finally:
+        database.close()
+
+
+def test_postgres_gets_the_same_tables_with_64_bit_integers(pg_url: str) -> None:
+    database = Database(pg_url)
+    try:
+        report = migrate(database)
+        again = migrate(database)
+    finally:
+        database.close()
+
+    assert ([r.label for r in report.applied], report.version) == (["0001_initial"], 1)
+    assert (again.applied, again.version) == ((), 1)
+    columns = pg_rows(
+        pg_url,
+        "SELECT table_name, column_name, data_type, is_nullable, is_identity "
+        "FROM information_schema.columns WHERE table_schema = current_schema() "
+        "ORDER BY table_name, ordinal_position",
+    )
+    assert columns == [
+        ("__idumb_migrations", "version", "bigint", "NO", "NO"),
+        ("__idumb_migrations", "name", "text", "NO", "NO"),
+        ("__idumb_migrations", "checksum", "text", "NO", "NO"),
+        ("__idumb_migrations", "applied_at", "bigint", "NO", "NO"),
+        ("settings", "id", "bigint", "NO", "YES"),
+        ("settings", "key", "text", "NO", "NO"),
+        ("settings", "value", "text", "NO", "NO"),
+        ("settings", "updated_at", "bigint", "YES", "NO"),
+        ("workspace_config", "id", "bigint", "NO", "YES"),
+        ("workspace_config", "project_dir", "text", "NO", "NO"),
+        ("workspace_config", "name", "text", "YES", "NO"),
+        ("workspace_config", "last_opened", "bigint", "YES", "NO"),
+        ("workspace_config", "config", "text", "YES", "NO"),
+    ]
+    indexes = pg_rows(
+        pg_url,
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND indexname NOT LIKE '%pkey' ORDER BY indexname",
+    )
+    assert [(name, "UNIQUE" in ddl) for name, ddl in indexes] == [
+        ("settings_key_unique", True),
+        ("workspace_config_project_dir_unique", True),
+    ]
+    assert pg_rows(pg_url, "SELECT version, name, checksum FROM __idumb_migrations") == [
+        (1, "initial", sha256(INITIAL))
+    ]
+
+
+def test_postgres_processes_starting_together_migrate_once(pg_url: str) -> None:
+    results = race(pg_url, 2)
+
+    assert sorted(v for r in results for v in r["applied"]) == [1]
+    assert pg_rows(pg_url, "SELECT version FROM __idumb_migrations") == [(1,)]
+
+
+def test_postgres_failing_migration_rolls_back(schema_copy: Path, pg_url: str) -> None:
+    broken = {
+        "version": 2,
+        "name": "notes",
+        "operations": [
+            {"op": "create_table", "table": "notes", "columns": [{"name": "body", "type": "text"}]},
+            {
+                "op": "sql",
+                "sqlite": [],
+                "postgresql": ["INSERT INTO notes VALUES ('a')", "NOT SQL"],
+            },
+        ],
+        "snapshot": json.loads((schema_copy / "schema.json").read_text()),
+    }
+    (schema_copy / "migrations" / "0002_notes.json").write_text(json.dumps(broken))
+    database = Database(pg_url)
+    try:
+        with pytest.raises(MigrationFailed, match="0002_notes"):
+            migrate(database, schema_dir=schema_copy)
+    finally:
+        database.close()
+
+    assert pg_rows(pg_url, "SELECT to_regclass('notes') IS NULL") == [(True,)]
+    assert pg_rows(pg_url, "SELECT version FROM __idumb_migrations") == [(1,)]
+
+
+def test_postgres_tables_without_a_record_are_refused(pg_url: str) -> None:
+    database = Database(pg_url)
+    try:
+        with database.transaction(write=True) as db:
+            db.query("CREATE TABLE settings (id integer)")
+        with pytest.raises(AdoptionRefused):
+            migrate(database)
+    finally:
+        database.close()
+    assert pg_rows(pg_url, "SELECT to_regclass('__idumb_migrations') IS NULL") == [(True,)]
