@@ -553,6 +553,20 @@ def test_dry_run_on_an_existing_file_lists_pending_without_writing(
     assert listing(db_path.parent) == before
 
 
+def test_dry_run_reads_through_the_wal_of_a_database_in_use(
+    opened: Database, db_path: Path
+) -> None:
+    migrate(opened)  # still open: its changes may sit in the -wal file only
+    names = sorted(p.name for p in db_path.parent.iterdir())
+    main_file = sha256(db_path)
+
+    report = status(url(db_path))
+
+    assert (report.version, report.pending) == (1, ())
+    assert sorted(p.name for p in db_path.parent.iterdir()) == names
+    assert sha256(db_path) == main_file
+
+
 def test_dry_run_on_a_drizzle_file_says_it_would_adopt(db_path: Path) -> None:
     make_drizzle_file(db_path, with_migrations_table=True)
     before = listing(db_path.parent)

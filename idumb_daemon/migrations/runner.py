@@ -232,12 +232,16 @@ def migrate(
 
 
 def _open_readonly_sqlite(path: Path) -> dataset.Database:
-    # mode=ro still creates -wal and -shm beside a WAL database and leaves them;
-    # immutable=1 creates nothing, and is exact while no -wal file holds
-    # changes not yet copied into the database file. With one present (another
-    # process has the file open) read through it with mode=ro.
-    wal = path.with_name(path.name + "-wal")
-    uri = path.absolute().as_uri() + ("?mode=ro" if wal.exists() else "?immutable=1")
+    # mode=ro takes the usual shared locks and creates nothing, except beside a
+    # WAL database, where it creates -wal and -shm and leaves them. There,
+    # while no -wal file exists no process has the file open and every change
+    # is in the file itself, so immutable=1 (no locks, no files) reads it
+    # exactly; with one present, read through it.
+    with path.open("rb") as file:
+        header = file.read(20)
+    wal_mode = len(header) == 20 and header[18] == 2  # file format version 2: WAL
+    immutable = wal_mode and not path.with_name(path.name + "-wal").exists()
+    uri = path.absolute().as_uri() + ("?immutable=1" if immutable else "?mode=ro")
     return dataset.Database(
         "sqlite://",
         ensure_schema=False,
