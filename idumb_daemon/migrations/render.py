@@ -27,7 +27,6 @@ from idumb_daemon.migrations.model import (
 )
 
 Dialect = Literal["sqlite", "postgresql"]
-DIALECTS: tuple[Dialect, ...] = ("sqlite", "postgresql")
 
 
 def quote(name: str, dialect: Dialect) -> str:
