@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema_sub = schema.add_subparsers(dest="schema_command", required=True)
     generate = schema_sub.add_parser("generate", help="write the next migration")
     generate.add_argument("name")
+    generate.add_argument(
+        "--custom", action="store_true", help="an empty migration for hand-written SQL"
+    )
     generate.add_argument("--schema-dir", type=Path)
     check = schema_sub.add_parser("check", help="fail when schema and migrations differ")
     check.add_argument("--schema-dir", type=Path)
@@ -117,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from idumb_daemon.migrations import commands
 
         if args.schema_command == "generate":
-            return commands.schema_generate(args.name, args.schema_dir)
+            return commands.schema_generate(args.name, args.schema_dir, custom=args.custom)
         return commands.schema_check(args.schema_dir)
     from idumb_daemon import shell
 

@@ -75,7 +75,8 @@ def prepare_sqlite_file(path: Path) -> None:
         missing.append(parent)
         parent = parent.parent
     for folder in reversed(missing):
-        folder.mkdir(mode=DIR_MODE)
+        # exist_ok: two daemons may start at once in a fresh project.
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
         os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
