@@ -1,0 +1,93 @@
+"""`idumb-daemon contracts`: print, write or check the generated contract files.
+
+The files are committed in contracts/ at the root of the source tree, so an editor
+extension can take its types from there; `--check` (run by CI) fails once they no
+longer match the contract classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from idumb_daemon.codegen import jsonschema, typescript
+from idumb_daemon.codegen.model import Contracts
+from idumb_daemon.codegen.walk import read_contracts
+
+FORMATS: dict[str, tuple[Callable[[Contracts], str], str]] = {
+    "jsonschema": (jsonschema.render, "idumb.schema.json"),
+    "typescript": (typescript.render, "idumb.d.ts"),
+}
+"""Format name: its renderer and its file in contracts/."""
+
+_DIFF_LINES = 40
+
+
+def contracts_dir() -> Path:
+    """contracts/ of the source tree this package runs from."""
+    return Path(__file__).resolve().parents[2] / "contracts"
+
+
+def generate(fmt: str, model: Contracts | None = None) -> str:
+    render, _ = FORMATS[fmt]
+    return render(model or read_contracts())
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def check(targets: list[tuple[str, Path]]) -> int:
+    model = read_contracts()
+    stale = 0
+    for fmt, path in targets:
+        expected = generate(fmt, model)
+        fix = f"run `idumb-daemon contracts --format {fmt} --output {_shown(path)}` and commit it"
+        try:
+            actual = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            stale += 1
+            print(f"idumb-daemon: {_shown(path)} is missing; {fix}", file=sys.stderr)
+            continue
+        if actual == expected:
+            print(f"{_shown(path)} is up to date")
+            continue
+        stale += 1
+        diff = list(difflib.unified_diff(
+            actual.splitlines(keepends=True), expected.splitlines(keepends=True),
+            f"{_shown(path)} (committed)", f"{_shown(path)} (from the contracts)",
+        ))
+        shown = "".join(diff[:_DIFF_LINES])
+        more = f"... {len(diff) - _DIFF_LINES} more diff lines\n" if len(diff) > _DIFF_LINES else ""
+        print(
+            f"idumb-daemon: {_shown(path)} is out of date; {fix}\n{shown}{more}",
+            file=sys.stderr,
+            end="",
+        )
+    return 1 if stale else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    output: Path | None = args.output
+    if args.check:
+        formats = [args.format] if args.format else list(FORMATS)
+        if output is not None and len(formats) != 1:
+            print("idumb-daemon: --check --output needs --format", file=sys.stderr)
+            return 2
+        return check([(f, output or contracts_dir() / FORMATS[f][1]) for f in formats])
+    if args.format is None:
+        print("idumb-daemon: contracts needs --format (or --check)", file=sys.stderr)
+        return 2
+    text = generate(args.format)
+    if output is None:
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+    else:
+        output.write_text(text, encoding="utf-8", newline="\n")
+    return 0
