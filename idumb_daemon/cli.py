@@ -16,7 +16,7 @@ from idumb_daemon import __version__
 
 log = logging.getLogger("idumb_daemon")
 
-SUBCOMMANDS = ("serve", "call", "settings", "migrate", "schema")
+SUBCOMMANDS = ("serve", "call", "settings", "migrate", "schema", "contracts")
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--schema-dir", type=Path)
     check = schema_sub.add_parser("check", help="fail when schema and migrations differ")
     check.add_argument("--schema-dir", type=Path)
+
+    contracts = sub.add_parser(
+        "contracts", help="JSON Schema or TypeScript declarations of the wire types"
+    )
+    contracts.add_argument("--format", choices=["jsonschema", "typescript"])
+    contracts.add_argument("--output", type=Path, help="write here instead of stdout")
+    contracts.add_argument(
+        "--check", action="store_true", help="fail when the files in contracts/ are out of date"
+    )
 
     from idumb_daemon import shell
 
@@ -122,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.schema_command == "generate":
             return commands.schema_generate(args.name, args.schema_dir, custom=args.custom)
         return commands.schema_check(args.schema_dir)
+    if args.command == "contracts":
+        from idumb_daemon.codegen import command
+
+        return command.run(args)
     from idumb_daemon import shell
 
     return shell.run(args)
