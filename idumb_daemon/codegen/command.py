@@ -59,10 +59,14 @@ def check(targets: list[tuple[str, Path]]) -> int:
             print(f"{_shown(path)} is up to date")
             continue
         stale += 1
-        diff = list(difflib.unified_diff(
-            actual.splitlines(keepends=True), expected.splitlines(keepends=True),
-            f"{_shown(path)} (committed)", f"{_shown(path)} (from the contracts)",
-        ))
+        diff = list(
+            difflib.unified_diff(
+                actual.splitlines(keepends=True),
+                expected.splitlines(keepends=True),
+                f"{_shown(path)} (committed)",
+                f"{_shown(path)} (from the contracts)",
+            )
+        )
         shown = "".join(diff[:_DIFF_LINES])
         more = f"... {len(diff) - _DIFF_LINES} more diff lines\n" if len(diff) > _DIFF_LINES else ""
         print(
@@ -89,5 +93,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(text.encode("utf-8"))
         sys.stdout.flush()
     else:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8", newline="\n")
     return 0

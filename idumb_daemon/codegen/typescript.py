@@ -33,8 +33,13 @@ HEADER = """\
  */
 """
 
-_PRIM = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean",
-         "null": "null"}
+_PRIM = {
+    "string": "string",
+    "integer": "number",
+    "number": "number",
+    "boolean": "boolean",
+    "null": "null",
+}
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 

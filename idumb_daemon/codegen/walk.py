@@ -72,7 +72,9 @@ def _limits(base: Node, check: Callable[..., Any]) -> Node:
         # JSON Schema's lengths count code points, as the contracts do.
         no_control = "^[^\\u0000-\\u001f\\u007f]*$"
         keywords: tuple[tuple[str, Any], ...] = (
-            ("minLength", 1), ("maxLength", c.MAX_KEY_CODE_POINTS), ("pattern", no_control)
+            ("minLength", 1),
+            ("maxLength", c.MAX_KEY_CODE_POINTS),
+            ("pattern", no_control),
         )
     elif check is c._check_value:
         # A byte limit is no schema keyword; as many code points is the bound it implies.
@@ -82,7 +84,9 @@ def _limits(base: Node, check: Callable[..., Any]) -> Node:
         )
     elif check is c._normalise_project_dir:
         keywords = (
-            ("minLength", 1), ("maxLength", c.MAX_PROJECT_DIR_CODE_POINTS), ("pattern", "^/")
+            ("minLength", 1),
+            ("maxLength", c.MAX_PROJECT_DIR_CODE_POINTS),
+            ("pattern", "^/"),
         )
     elif check is c._check_config:
         keywords = (("description", f"At most {c.MAX_CONFIG_BYTES} bytes as compact UTF-8 JSON."),)
