@@ -1,0 +1,396 @@
+/**
+ * Every shape on the idumb-daemon wire, protocol version 1.
+ *
+ * Generated from idumb_daemon/contracts.py by
+ * `idumb-daemon contracts --format typescript`: do not edit.
+ * `IdumbRequests` maps each request method to its params and result;
+ * `IdumbNotifications` maps each notification the daemon sends to its params.
+ * Limits (lengths, ranges) are not types: see idumb.schema.json.
+ */
+
+export type ProtocolVersion = 1;
+
+/** RFC 3339 UTC with whole seconds, like 2026-11-26T01:10:58Z. */
+export type Time = string;
+
+/** A settings key as a client gives it: 1..512 code points, no control characters. */
+export type Key = string;
+
+/** At most 1048576 bytes as UTF-8. */
+export type Value = string;
+
+/** An absolute POSIX path, normalised lexically once structured. */
+export type ProjectDir = string;
+
+/** At most 1048576 bytes as compact UTF-8 JSON. */
+export type Config = JsonObject;
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface SettingsEntry {
+  key: string;
+  value: string;
+  updatedAt: Time | null;
+}
+
+export interface WorkspaceConfig {
+  projectDir: string;
+  name: string | null;
+  lastOpened: Time | null;
+  config: JsonObject | null;
+}
+
+export interface SettingInput {
+  key: Key;
+  value: Value;
+}
+
+export interface SettingsGetParams {
+  key: Key;
+}
+
+export interface SettingsSetParams {
+  key: Key;
+  value: Value;
+}
+
+export interface SettingsDeleteParams {
+  key: Key;
+}
+
+export interface SettingsGetAllParams {
+  /** Literal, case-sensitive key prefix. */
+  prefix?: string | null;
+  /** Keyset cursor: only keys greater than this one, in code-point order. */
+  after?: string | null;
+  /** null: every matching entry. */
+  limit?: number | null;
+}
+
+export interface SettingsSetManyParams {
+  /** No key twice. */
+  entries: SettingInput[];
+}
+
+export type SettingsExportParams = Record<string, never>;
+
+/** The export file; `settings/export` returns it. */
+export interface SettingsExport {
+  version: "1.0";
+  settings: SettingInput[];
+  exportedAt?: Time | null;
+}
+
+export interface SettingsImportParams {
+  version: "1.0";
+  /** No key twice. */
+  settings: SettingInput[];
+  exportedAt?: Time | null;
+  /**
+   * Also delete the stored keys that the file lacks.
+   * @defaultValue false
+   */
+  replace?: boolean | null;
+  /**
+   * Write nothing; report what would change.
+   * @defaultValue false
+   */
+  dryRun?: boolean | null;
+}
+
+export interface WorkspaceGetParams {
+  projectDir: ProjectDir;
+}
+
+export interface WorkspaceSetParams {
+  projectDir: ProjectDir;
+  /** omitted keeps the stored name, null clears it. */
+  name?: string | null;
+  /** omitted keeps the stored config, null clears it. */
+  config?: Config | null;
+}
+
+export interface WorkspaceOpenParams {
+  projectDir: ProjectDir;
+}
+
+export interface WorkspaceListParams {
+  /** @defaultValue 50 */
+  limit?: number | null;
+}
+
+export interface WorkspaceDeleteParams {
+  projectDir: ProjectDir;
+}
+
+export type DaemonStatusParams = Record<string, never>;
+
+export interface WatchParams {
+  /** @defaultValue true */
+  enabled?: boolean | null;
+}
+
+/** LSP's InitializeParams, of which the daemon reads one field; the rest is ignored. */
+export interface InitializeParams {
+  /** The client's pid: the daemon exits once that process is gone. */
+  processId?: number | null;
+  /** Accepted and ignored by the daemon. */
+  [field: string]: unknown;
+}
+
+export interface DeleteResult {
+  deleted: boolean;
+}
+
+export interface ImportResult {
+  /** Entries in the file, whether or not they changed anything. */
+  imported: number;
+  added: string[];
+  changed: string[];
+  removed: string[];
+}
+
+export interface RecoveryInfo {
+  /** The backup the database was restored from (JSON "from"). */
+  from: string;
+  at: Time;
+  /** Where the corrupt database was moved aside. */
+  corruptFile: string;
+}
+
+export interface DaemonStatus {
+  version: string;
+  protocolVersion: number;
+  schemaVersion: number | null;
+  backend: string;
+  /** The database location, never with a password. */
+  database: string;
+  watching: boolean;
+  recovered: RecoveryInfo | null;
+}
+
+export interface WatchResult {
+  watching: boolean;
+}
+
+export interface IdumbCapabilities {
+  protocolVersion: number;
+  methods: string[];
+  notifications: string[];
+}
+
+export interface ExperimentalCapabilities {
+  idumb: IdumbCapabilities;
+}
+
+export interface ServerCapabilities {
+  experimental: ExperimentalCapabilities;
+}
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+}
+
+export interface InitializeResult {
+  capabilities: ServerCapabilities;
+  serverInfo: ServerInfo;
+}
+
+export interface SettingChange {
+  key: string;
+  /** null: the key was deleted. */
+  value: string | null;
+  updatedAt: Time | null;
+}
+
+export interface SettingsDidChangeParams {
+  changes: SettingChange[];
+}
+
+export interface WorkspaceChange {
+  projectDir: string;
+  /** null: the workspace was deleted. */
+  workspace: WorkspaceConfig | null;
+}
+
+export interface WorkspaceConfigDidChangeParams {
+  changes: WorkspaceChange[];
+}
+
+export interface FieldError {
+  /** Dotted, with array indices, relative to params ("" for params themselves). */
+  path: string;
+  message: string;
+}
+
+export interface InvalidParamsData {
+  errors: FieldError[];
+}
+
+export interface MethodNotFoundData {
+  method: string;
+}
+
+export interface StorageErrorData {
+  reason: string;
+}
+
+export interface SchemaTooNewData {
+  reason: string;
+  databaseVersion: number;
+  supportedVersion: number;
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+}
+
+export interface ProviderInfo {
+  id: string;
+  name: string;
+  models: ModelInfo[];
+}
+
+export interface AgentInfo {
+  id: string;
+  name: string;
+  description?: string | null;
+}
+
+export interface AppPaths {
+  cwd: string;
+  config: string;
+  data: string;
+}
+
+export interface AppInfo {
+  path: AppPaths;
+  git?: boolean | null;
+  hostname?: string | null;
+}
+
+export type SessionStatus = "pending" | "running" | "completed" | "error";
+
+export type MessageRole = "user" | "assistant" | "system";
+
+export interface Session {
+  id: string;
+  title?: string | null;
+  createdAt: Time;
+  updatedAt: Time;
+  status: SessionStatus;
+  parentId?: string | null;
+}
+
+/** A message part: a `type` plus whatever fields that type has, kept as they came. */
+export interface Part {
+  type: string;
+  /** Every other field, flattened beside `type` on the wire. */
+  [field: string]: unknown;
+}
+
+/** An engine event: a `type` plus whatever fields that type has, kept as they came. */
+export interface Event {
+  type: string;
+  /** Every other field, flattened beside `type` on the wire. */
+  [field: string]: unknown;
+}
+
+export interface Message {
+  id: string;
+  role: MessageRole;
+  parts: Part[];
+  createdAt: Time;
+}
+
+export interface EngineStatus {
+  running: boolean;
+  url?: string | null;
+  projectDir?: string | null;
+  port?: number | null;
+}
+
+export interface DashboardConfig {
+  projectDir: string;
+  port: number;
+  backendPort: number;
+  open: boolean;
+  opencodePort?: number | null;
+}
+
+export interface PortConfig {
+  detect: boolean;
+  autoPort: boolean;
+  userPort?: number | null;
+}
+
+export interface TextPart {
+  type: "text";
+  text: string;
+}
+
+export interface SessionPromptRequest {
+  parts: TextPart[];
+}
+
+export interface SessionListResponse {
+  sessions: Session[];
+}
+
+export interface SessionCreateResponse {
+  session: Session;
+}
+
+export interface SessionMessage {
+  info: Message;
+  parts: Part[];
+}
+
+export interface SessionMessagesResponse {
+  messages: SessionMessage[];
+}
+
+export interface SessionStatusResponse {
+  status: SessionStatus;
+}
+
+export interface SessionChildrenResponse {
+  children: Session[];
+}
+
+export interface EngineErrorResponse {
+  error: string;
+}
+
+/** Each request method with its params (`void`: none) and result. */
+export interface IdumbRequests {
+  "initialize": { params: InitializeParams; result: InitializeResult };
+  "shutdown": { params: void; result: null };
+  "settings/get": { params: SettingsGetParams; result: SettingsEntry | null };
+  "settings/set": { params: SettingsSetParams; result: SettingsEntry };
+  "settings/delete": { params: SettingsDeleteParams; result: DeleteResult };
+  "settings/getAll": { params: SettingsGetAllParams; result: SettingsEntry[] };
+  "settings/setMany": { params: SettingsSetManyParams; result: SettingsEntry[] };
+  "settings/export": { params: SettingsExportParams; result: SettingsExport };
+  "settings/import": { params: SettingsImportParams; result: ImportResult };
+  "workspaceConfig/get": { params: WorkspaceGetParams; result: WorkspaceConfig | null };
+  "workspaceConfig/set": { params: WorkspaceSetParams; result: WorkspaceConfig };
+  "workspaceConfig/open": { params: WorkspaceOpenParams; result: WorkspaceConfig };
+  "workspaceConfig/list": { params: WorkspaceListParams; result: WorkspaceConfig[] };
+  "workspaceConfig/delete": { params: WorkspaceDeleteParams; result: DeleteResult };
+  "daemon/status": { params: DaemonStatusParams; result: DaemonStatus };
+  "daemon/watch": { params: WatchParams; result: WatchResult };
+}
+
+/** Each notification the daemon sends (while watching) with its params. */
+export interface IdumbNotifications {
+  "settings/didChange": SettingsDidChangeParams;
+  "workspaceConfig/didChange": WorkspaceConfigDidChangeParams;
+}
+
+export type IdumbMethod = keyof IdumbRequests;
+export type IdumbParams<M extends IdumbMethod> = IdumbRequests[M]["params"];
+export type IdumbResult<M extends IdumbMethod> = IdumbRequests[M]["result"];
+export type IdumbNotification = keyof IdumbNotifications;
