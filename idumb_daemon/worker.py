@@ -36,6 +36,8 @@ MAX_GROUP: Final = 256
 class Job:
     call: Callable[[Storage], Any]
     write: bool
+    alone: bool = False
+    """Never joins a group commit: it must see only committed state."""
     future: Future[Any] = attrs.field(factory=Future)
 
 
@@ -53,8 +55,10 @@ class StorageWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, call: Callable[[Storage], Any], *, write: bool) -> Future[Any]:
-        job = Job(call=call, write=write)
+    def submit(
+        self, call: Callable[[Storage], Any], *, write: bool, alone: bool = False
+    ) -> Future[Any]:
+        job = Job(call=call, write=write, alone=alone)
         self._queue.put(job)
         return job.future
 
@@ -101,6 +105,15 @@ class StorageWorker:
             log.exception("closing storage failed")
 
     def _run_batch(self, batch: list[Job]) -> None:
+        start = 0
+        for i, job in enumerate(batch):
+            if job.alone:
+                self._run_group(batch[start:i])
+                self._run_group([job])
+                start = i + 1
+        self._run_group(batch[start:])
+
+    def _run_group(self, batch: list[Job]) -> None:
         writes = sum(job.write for job in batch)
         if writes < 2:
             for job in batch:

@@ -29,10 +29,11 @@ from idumb_daemon.contracts import (
     WorkspaceConfig,
     WorkspaceSetParams,
 )
-from idumb_daemon.storage import recovery, settings, workspaces
-from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, safe_url
+from idumb_daemon.storage import changes, recovery, settings, workspaces
+from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, safe_url, sqlite_path
 from idumb_daemon.storage.errors import (
     SchemaTooNew,
+    StorageBusy,
     StorageError,
     StorageUnavailable,
 )
@@ -67,6 +68,8 @@ class Storage:
         self._recovered: RecoveryInfo | None = None
         self._schema_version: int | None = None
         self.wrote = False
+        self._watching = False
+        self._feed: changes.Feed | None = None
 
     @property
     def backend(self) -> str:
@@ -82,10 +85,16 @@ class Storage:
         """Open, recover and migrate. Storage failures are kept, not raised;
         MigrationChecksumMismatch is raised: the daemon must not start."""
         try:
+            path = sqlite_path(self.url)
+            # Before opening: recovery may put another file in its place.
+            if path is not None and self._recovered is None:
+                self._recovered = recovery.recover_if_corrupt(path)
             database = Database(self.url, busy_timeout=self.busy_timeout)
-            if database.path is not None and self._recovered is None:
-                self._recovered = recovery.recover_if_corrupt(database.path)
-            report = migrations.migrate(database, schema_dir=self.schema_dir)
+            try:
+                report = migrations.migrate(database, schema_dir=self.schema_dir)
+            except BaseException:
+                database.close()  # a refused database is not kept open
+                raise
             self._schema_version = report.version
         except (migrations.AdoptionRefused, migrations.MigrationFailed) as exc:
             # Serving on a schema we cannot vouch for would corrupt it; the
@@ -103,8 +112,8 @@ class Storage:
         self._failure = None
 
     def _ready(self) -> Database:
-        if self._database is None and isinstance(self._failure, StorageUnavailable):
-            self.open()  # the server may be back
+        if self._database is None and isinstance(self._failure, StorageUnavailable | StorageBusy):
+            self.open()  # the server, the file may be back; the lock free
         if self._failure is not None:
             raise self._failure
         if self._database is None:
@@ -113,7 +122,7 @@ class Storage:
 
     def _run(self, write: bool, op: Callable[[dataset.Database], T]) -> T:
         database = self._ready()
-        with database.transaction(write=write) as db:
+        with self._guard(database), self._transaction(database, write) as db:
             result = op(db)
         if write:
             self.wrote = True
@@ -124,8 +133,35 @@ class Storage:
         """One write transaction around several operations (group commit):
         each operation inside runs in its own savepoint."""
         database = self._ready()
-        with database.transaction(write=True):
+        with self._guard(database), self._transaction(database, True):
             yield
+
+    @contextmanager
+    def _guard(self, database: Database) -> Iterator[None]:
+        """Close a database whose file was deleted or replaced, or whose server
+        went away: the next call opens whatever is there now."""
+        try:
+            yield
+        except StorageUnavailable as exc:
+            if self._database is database:
+                self._database, self._failure = None, exc
+                database.close()
+            raise
+
+    @contextmanager
+    def _transaction(self, database: Database, write: bool) -> Iterator[dataset.Database]:
+        feed = self._feed
+        if not write or feed is None or database.db.in_transaction:
+            with database.transaction(write=write) as db:
+                yield db
+            return
+        # We hold the write lock from BEGIN IMMEDIATE to the commit, so every
+        # change-log seq in between is ours: the feed must not echo them.
+        with database.transaction(write=True) as db:
+            lo = changes.last_seq(db)
+            yield db
+            hi = changes.last_seq(db)
+        feed.own_write(lo, hi)  # only once committed: a rolled-back seq is reused
 
     def now(self) -> int:
         return int(self._clock())
@@ -187,6 +223,25 @@ class Storage:
 
     def workspace_delete(self, project_dir: str) -> bool:
         return self._run(True, lambda db: workspaces.delete(db, project_dir))
+
+    # change feed
+
+    def watch(self, enabled: bool) -> None:
+        """Start following other writers' changes from now on, or stop."""
+        self._watching = enabled
+        self._feed = None
+        if enabled:
+            self._feed = self._run(False, changes.Feed.start)
+
+    def collect_changes(self) -> changes.Changes:
+        """What other writers changed since the last call or since watch(True)."""
+        if not self._watching:
+            return changes.Changes()
+        if self._feed is None:
+            # watch(True) could not read the database; follow from now on.
+            self._feed = self._run(False, changes.Feed.start)
+            return changes.Changes()
+        return self._run(False, self._feed.collect)
 
     # lifecycle
 

@@ -1,0 +1,208 @@
+"""Following what other writers change: the change feed behind `daemon/watch`.
+
+Migration 0002 gives the database a change log, `__idumb_changes` (seq, table
+name, row key), which triggers on settings and workspace_config fill whoever
+writes: this daemon, another one, the TypeScript app, the sqlite3 shell. A
+trigger keeps only its newest 10,000 rows. Seqs grow in commit order (on SQLite
+one writer at a time; on PostgreSQL the triggers make writers take turns).
+
+A Feed reads the log from where it left off and reports the current rows of
+the keys named there, so its work follows the number of changes, not the size
+of the tables. It skips the seqs that this daemon's own transactions produced
+(the storage thread tells it, see `own_write`), so a client never hears its own
+writes back. It also keeps the set of existing keys: a feed that fell further
+behind than the retained window can no longer say what changed, so it compares
+the tables against that set and reports every row, and every key that is gone.
+
+Like all storage work, a Feed runs on the storage thread, between transactions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+import dataset
+
+from idumb_daemon.contracts import SettingChange, WorkspaceChange, WorkspaceConfig
+from idumb_daemon.migrations.introspect import table_names
+from idumb_daemon.storage.settings import to_time
+from idumb_daemon.storage.workspaces import decode_config
+
+log = logging.getLogger(__name__)
+
+CHANGE_LOG = "__idumb_changes"
+SETTINGS = "settings"
+WORKSPACES = "workspace_config"
+_KEY_COLUMN = {SETTINGS: "key", WORKSPACES: "project_dir"}
+_COLUMNS = {
+    SETTINGS: "key, value, updated_at",
+    WORKSPACES: "project_dir, name, last_opened, config",
+}
+# Keys bound per `IN (...)`: far below every backend's parameter limit.
+_IN_BATCH = 500
+
+
+@attrs.frozen
+class Changes:
+    settings: list[SettingChange] = attrs.field(factory=list)
+    workspaces: list[WorkspaceChange] = attrs.field(factory=list)
+
+
+def last_seq(db: dataset.Database) -> int:
+    """The newest seq in the change log; 0 when it is empty."""
+    for row in db.query(f"SELECT max(seq) AS seq FROM {CHANGE_LOG}"):
+        return int(row["seq"] or 0)
+    return 0
+
+
+def _setting(row: dict[str, Any] | None, key: str) -> SettingChange:
+    if row is None:
+        return SettingChange(key=key, value=None, updated_at=None)
+    return SettingChange(key=key, value=row["value"], updated_at=to_time(row["updated_at"]))
+
+
+def _workspace(row: dict[str, Any] | None, project_dir: str) -> WorkspaceChange:
+    if row is None:
+        return WorkspaceChange(project_dir=project_dir, workspace=None)
+    return WorkspaceChange(
+        project_dir=project_dir,
+        workspace=WorkspaceConfig(
+            project_dir=project_dir,
+            name=row["name"],
+            last_opened=to_time(row["last_opened"]),
+            config=decode_config(row["config"], project_dir),
+        ),
+    )
+
+
+def _batches(keys: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(keys), _IN_BATCH):
+        yield keys[start : start + _IN_BATCH]
+
+
+def _current(db: dataset.Database, table: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The rows of `table` with these keys, by key (absent keys: deleted)."""
+    column = _KEY_COLUMN[table]
+    found: dict[str, dict[str, Any]] = {}
+    for batch in _batches(list(keys)):
+        names = [f"k{i}" for i in range(len(batch))]
+        sql = (
+            f"SELECT {_COLUMNS[table]} FROM {table} "
+            f"WHERE {column} IN ({', '.join(':' + n for n in names)})"
+        )
+        for row in db.query(sql, **dict(zip(names, batch, strict=True))):
+            found[row[column]] = dict(row)
+    return found
+
+
+def _all_rows(db: dataset.Database, table: str) -> dict[str, dict[str, Any]]:
+    column = _KEY_COLUMN[table]
+    return {row[column]: dict(row) for row in db.query(f"SELECT {_COLUMNS[table]} FROM {table}")}
+
+
+class Feed:
+    """Where one watcher stands in the change log; see the module docstring."""
+
+    def __init__(self, last: int, keys: dict[str, set[str]]) -> None:
+        self.last = last
+        """The newest seq already accounted for."""
+        self._keys = keys
+        self._own: list[tuple[int, int]] = []
+        """Half-open seq ranges (lo, hi] of our own commits above `last`, in order."""
+
+    @classmethod
+    def start(cls, db: dataset.Database) -> Feed | None:
+        """A feed of what changes from now on; None when the database has no
+        change log (a schema older than version 2)."""
+        if CHANGE_LOG not in table_names(db):
+            log.warning("the database has no %s table: changes cannot be followed", CHANGE_LOG)
+            return None
+        keys = {
+            table: {row["k"] for row in db.query(f"SELECT {column} AS k FROM {table}")}
+            for table, column in _KEY_COLUMN.items()
+        }
+        return cls(last_seq(db), keys)
+
+    def own_write(self, lo: int, hi: int) -> None:
+        """Our own transaction, now committed, produced the seqs in (lo, hi]."""
+        if hi > lo:
+            self._own.append((lo, hi))
+
+    def _is_own(self, seq: int) -> bool:
+        i = bisect.bisect_left(self._own, seq, key=lambda r: r[1])
+        return i < len(self._own) and self._own[i][0] < seq
+
+    def collect(self, db: dataset.Database) -> Changes:
+        """What others changed since the last call, as current rows; run
+        inside one read transaction so rows and log agree."""
+        rows = list(
+            db.query(
+                f"SELECT seq, table_name, row_key FROM {CHANGE_LOG} WHERE seq > :last ORDER BY seq",
+                last=self.last,
+            )
+        )
+        if not rows:
+            return Changes()
+        if rows[0]["seq"] > self.last + 1 and not self._retained(db, self.last):
+            return self._resync(db)
+        # key -> reported: a key some other writer touched is reported with its
+        # current row, even if our own write came after (that row is the truth).
+        touched: dict[str, dict[str, bool]] = {SETTINGS: {}, WORKSPACES: {}}
+        for row in rows:
+            keys = touched.get(row["table_name"])
+            if keys is None:
+                continue  # a table of a later schema version
+            key = row["row_key"]
+            keys[key] = keys.pop(key, False) or not self._is_own(row["seq"])
+        self.last = int(rows[-1]["seq"])
+        del self._own[: bisect.bisect_right(self._own, self.last, key=lambda r: r[1])]
+        settings = self._changes(db, SETTINGS, touched[SETTINGS])
+        workspaces = self._changes(db, WORKSPACES, touched[WORKSPACES])
+        return Changes(
+            settings=[_setting(row, key) for key, row in settings],
+            workspaces=[_workspace(row, key) for key, row in workspaces],
+        )
+
+    def _changes(
+        self, db: dataset.Database, table: str, touched: dict[str, bool]
+    ) -> list[tuple[str, dict[str, Any] | None]]:
+        current = _current(db, table, touched)
+        known = self._keys[table]
+        reported = []
+        for key, report in touched.items():
+            row = current.get(key)
+            if row is None:
+                known.discard(key)
+            else:
+                known.add(key)
+            if report:
+                reported.append((key, row))
+        return reported
+
+    def _retained(self, db: dataset.Database, seq: int) -> bool:
+        # The log is pruned from its oldest end: while the row we read last is
+        # still there, nothing after it was pruned (holes in the seqs, which a
+        # PostgreSQL sequence leaves after a rollback, are not a loss).
+        rows = db.query(f"SELECT 1 AS found FROM {CHANGE_LOG} WHERE seq = :seq", seq=seq)
+        return any(True for _ in rows)
+
+    def _resync(self, db: dataset.Database) -> Changes:
+        """Fell behind the retained log: report every row, and every key gone."""
+        log.warning("change log pruned past what this watcher read: reporting every row")
+        settings = _all_rows(db, SETTINGS)
+        workspaces = _all_rows(db, WORKSPACES)
+        gone_settings = sorted(self._keys[SETTINGS] - settings.keys())
+        gone_workspaces = sorted(self._keys[WORKSPACES] - workspaces.keys())
+        self._keys = {SETTINGS: set(settings), WORKSPACES: set(workspaces)}
+        self.last = last_seq(db)
+        self._own.clear()
+        return Changes(
+            settings=[_setting(row, key) for key, row in settings.items()]
+            + [_setting(None, key) for key in gone_settings],
+            workspaces=[_workspace(row, key) for key, row in workspaces.items()]
+            + [_workspace(None, key) for key in gone_workspaces],
+        )
