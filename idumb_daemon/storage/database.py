@@ -6,6 +6,7 @@ storage layer runs the same SQL on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -84,6 +85,28 @@ def prepare_sqlite_file(path: Path) -> None:
         os.chmod(path, FILE_MODE)
 
 
+def _read_only_uri(path: Path) -> str | None:
+    """A read-only URI for a file that refuses writes, or None when it takes them.
+
+    Opened plainly, such a file still gets a -shm and -wal created beside it
+    with its own read-only mode (where the folder allows), and a leftover
+    read-only -shm keeps the database read-only after the file is writable
+    again; in a read-only folder SQLite cannot read a WAL file at all. With no
+    -wal there is no process writing it and every change is in the file, so
+    immutable=1 reads it exactly and creates nothing; with one, read through it.
+    """
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return None
+    wal = path.with_name(path.name + "-wal")
+    has_wal = wal.exists() and wal.stat().st_size > 0
+    return path.absolute().as_uri() + ("?mode=ro" if has_wal else "?mode=ro&immutable=1")
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 class Database:
     """One dataset connection with explicit read and write transactions.
 
@@ -104,16 +127,31 @@ class Database:
         self.busy_timeout = busy_timeout
         self.dialect = make_url(url).get_backend_name()
         self._begin = threading.local()
-        engine_kwargs: dict[str, Any] = {}
+        # Set when SQLite rolled back a whole transaction by itself (disk
+        # full, I/O error): every later savepoint of it fails, and so does its
+        # commit, so no write of the lost transaction is acknowledged.
+        self._lost: BaseException | None = None
+        # Values in SQL parameters are settings: never in a logged exception.
+        engine_kwargs: dict[str, Any] = {"hide_parameters": True}
+        self._identity: tuple[int, int] | None = None
         if self.path is not None:
-            prepare_sqlite_file(self.path)
-            engine_kwargs["connect_args"] = {
+            path = self.path
+            with translate_errors():
+                prepare_sqlite_file(path)
+                self._identity = _identity(path)
+                read_only_uri = _read_only_uri(path)
+            connect_args: dict[str, Any] = {
                 "timeout": busy_timeout,
                 # We issue BEGIN ourselves (see _on_begin); the stdlib's
                 # implicit transactions would defeat BEGIN IMMEDIATE.
                 "isolation_level": None,
                 "check_same_thread": False,
             }
+            engine_kwargs["connect_args"] = connect_args
+            if read_only_uri is not None:
+                engine_kwargs["creator"] = lambda: sqlite3.connect(
+                    read_only_uri, uri=True, **connect_args
+                )
         self.db = dataset.Database(
             url, ensure_schema=False, sqlite_wal_mode=False, engine_kwargs=engine_kwargs
         )
@@ -141,22 +179,57 @@ class Database:
         outer = not db.in_transaction
         try:
             if outer:
+                self._check_file()
                 self._begin.sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+                self._lost = None
             with translate_errors():
                 if outer:
                     db.begin()
                     try:
                         yield db
+                        if self._lost is not None:
+                            raise self._lost
                     except BaseException:
                         db.rollback()
                         raise
                     db.commit()
                 else:
-                    with db.executable.begin_nested():
+                    if self._lost is not None:
+                        raise self._lost
+                    nested = db.executable.begin_nested()
+                    try:
                         yield db
+                    except BaseException as exc:
+                        if not self._sqlite_in_transaction():
+                            # The savepoint went with the whole transaction.
+                            self._lost = exc
+                            raise
+                        nested.rollback()
+                        raise
+                    nested.commit()
         finally:
             if outer:
                 self._begin.sql = "BEGIN"
+
+    def _sqlite_in_transaction(self) -> bool:
+        if self.dialect != "sqlite":
+            return True
+        raw = self.db.executable.connection.dbapi_connection
+        return raw is None or bool(raw.in_transaction)
+
+    def _check_file(self) -> None:
+        """Refuse to go on with a file deleted or replaced under us: SQLite
+        would keep writing to the old inode, lost to everyone else."""
+        if self.path is None or self._identity is None:
+            return
+        try:
+            identity = _identity(self.path)
+        except FileNotFoundError:
+            raise StorageUnavailable(f"database file {self.path} was deleted") from None
+        except OSError as exc:
+            raise classify(exc) or StorageUnavailable(str(exc)) from exc
+        if identity != self._identity:
+            raise StorageUnavailable(f"database file {self.path} was replaced")
 
     def close(self) -> None:
         self.db.close()
@@ -188,9 +261,21 @@ _PG_STATES: dict[str, type[StorageError]] = {
 }
 
 
+# Errors of the file system, met before SQLite is involved (creating the file).
+_ERRNOS: dict[int, type[StorageError]] = {
+    errno.EACCES: StorageReadOnly,
+    errno.EPERM: StorageReadOnly,
+    errno.EROFS: StorageReadOnly,
+    errno.ENOSPC: StorageFull,
+    errno.EDQUOT: StorageFull,
+}
+
+
 def classify(exc: BaseException) -> StorageError | None:
     """Name a driver error as a StorageError, or None when it is not one."""
     orig = getattr(exc, "orig", exc)
+    if isinstance(orig, OSError):
+        return _ERRNOS.get(orig.errno or 0, StorageUnavailable)(str(orig))
     if isinstance(orig, sqlite3.Error):
         code = getattr(orig, "sqlite_errorcode", None)
         if code is not None and (code & 0xFF) in _SQLITE_CODES:
