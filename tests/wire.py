@@ -7,9 +7,12 @@ import itertools
 import json
 import os
 import queue
+import re
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +84,7 @@ class Wire:
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):  # type: ignore[union-attr,attr-defined]
             self.stderr += chunk
 
     # sending
@@ -185,3 +188,54 @@ class Wire:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(WAIT)
+
+
+# --- additions for the protocol suite ---------------------------------------------------
+
+_FRAME_HEADER = re.compile(rb"Content-Length: ([0-9]+)\r\n\r\n")
+
+
+def parse_frames(data: bytes) -> list[Any]:
+    """The messages in `data`, which must be whole frames and nothing else: a stray
+    byte anywhere (a library's print, a log line) fails the assertion."""
+    messages: list[Any] = []
+    pos = 0
+    while pos < len(data):
+        header = _FRAME_HEADER.match(data, pos)
+        assert header is not None, f"not a frame at byte {pos}: {data[pos:pos + 80]!r}"
+        end = header.end() + int(header.group(1))
+        assert end <= len(data), f"truncated frame at byte {pos}"
+        messages.append(json.loads(data[header.end():end]))
+        pos = end
+    return messages
+
+
+def body_frame(body: bytes, *headers: bytes) -> bytes:
+    """A frame with the given raw body, `headers` first, then Content-Length."""
+    return b"".join(h + b"\r\n" for h in headers) + b"Content-Length: %d\r\n\r\n" % len(
+        body
+    ) + body
+
+
+def sqlite_exec(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement on the database file as another program would."""
+    conn = sqlite3.connect(path, timeout=WAIT)
+    try:
+        with conn:
+            return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def finish(wire: Wire, timeout: float = WAIT) -> bytes:
+    """Wait for the daemon to exit and return everything it wrote to stdout."""
+    wire.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, "stdout not closed after exit"
+        try:
+            if wire.messages.get(timeout=remaining) is None:
+                return bytes(wire.raw_stdout)
+        except queue.Empty:
+            continue

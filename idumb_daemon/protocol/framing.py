@@ -37,6 +37,7 @@ class FrameParser:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._skip = 0  # bytes of an oversized body still to discard
+        self._length: int | None = None  # body length once its header is read
 
     def feed(self, data: bytes) -> list[Frame]:
         frames: list[Frame] = []
@@ -55,37 +56,45 @@ class FrameParser:
         if self._skip:
             return None
         buf = self._buf
-        end = buf.find(b"\r\n\r\n")
+        if self._length is None:
+            error = self._header()
+            if error is not None or self._length is None:
+                return error
+        length = self._length
+        if len(buf) < length:
+            return None
+        body = bytes(buf[:length])
+        del buf[:length]
+        self._length = None
+        return body
+
+    def _header(self) -> FrameError | None:
+        """Consume one header block and set `_length`; a FrameError when unusable."""
+        buf = self._buf
+        # Search the header only, never the body behind it: a body is read once.
+        end = buf.find(b"\r\n\r\n", 0, MAX_HEADER + 4)
         sep = 4
-        lf_end = buf.find(b"\n\n")
-        if lf_end != -1 and (end == -1 or lf_end < end):
+        lf_end = buf.find(b"\n\n", 0, MAX_HEADER + 2 if end == -1 else end)
+        if lf_end != -1:
             # Tolerate bare LF line ends, as vscode-jsonrpc's reader does not but
             # hand-typed shell input needs.
             end, sep = lf_end, 2
         if end == -1:
-            if len(buf) > MAX_HEADER:
+            if len(buf) > MAX_HEADER + 4:
                 del buf[:]
                 return FrameError("header block too long")
             return None
-        header = bytes(buf[:end])
-        length = _content_length(header)
+        length = _content_length(bytes(buf[:end]))
+        del buf[: end + sep]
         if length is None:
-            del buf[: end + sep]
             return FrameError("missing or invalid Content-Length header")
-        body_start = end + sep
         if length > MAX_BODY:
-            available = len(buf) - body_start
-            if available >= length:
-                del buf[: body_start + length]
-            else:
-                self._skip = length - available
-                del buf[:]
+            available = min(len(buf), length)
+            del buf[:available]
+            self._skip = length - available
             return FrameError(f"message of {length} bytes is over the 16 MiB limit")
-        if len(buf) - body_start < length:
-            return None
-        body = bytes(buf[body_start : body_start + length])
-        del buf[: body_start + length]
-        return body
+        self._length = length
+        return None
 
 
 def _content_length(header: bytes) -> int | None:

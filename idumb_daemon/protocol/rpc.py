@@ -57,28 +57,36 @@ class NotificationMessage:
 
 
 class Batch:
-    """Collects the responses to one batch and sends them as one array."""
+    """Collects the responses to one batch and sends them as one array, once
+    every member that runs has answered."""
 
     def __init__(self, send: Callable[[bytes], None]) -> None:
         self._send = send
         self._responses: list[dict[str, Any]] = []
-        self._expected = 0
+        self._running = 0
         self._sealed = False
 
-    def expect(self) -> None:
-        self._expected += 1
+    def started(self) -> None:
+        self._running += 1
+
+    def finished(self) -> None:
+        """A running member ended; its response follows through `add`."""
+        self._running -= 1
 
     def add(self, response: dict[str, Any]) -> None:
         self._responses.append(response)
         self._flush_if_complete()
 
     def seal(self) -> None:
+        """Every member is dispatched: no more will start."""
         self._sealed = True
         self._flush_if_complete()
 
     def _flush_if_complete(self) -> None:
-        if self._sealed and self._expected and len(self._responses) == self._expected:
+        # An all-notification batch has no responses and is answered with nothing.
+        if self._sealed and not self._running and self._responses:
             self._send(json.dumps(self._responses, ensure_ascii=False).encode())
+            self._responses = []
 
 
 class IdumbProtocol(JsonRPCProtocol):
@@ -104,7 +112,7 @@ class IdumbProtocol(JsonRPCProtocol):
     def receive(self, body: bytes) -> None:
         """Handle one frame body: a request, a notification or a batch."""
         try:
-            message = json.loads(body.decode("utf-8"))
+            message = json.loads(body.decode("utf-8"), parse_constant=_not_json)
         except (UnicodeDecodeError, ValueError) as exc:
             self._reply(None, error=errors.RpcError(errors.PARSE_ERROR, f"parse error: {exc}"))
             return
@@ -126,35 +134,43 @@ class IdumbProtocol(JsonRPCProtocol):
         if not isinstance(message, dict):
             self._reply(None, error=_invalid("a request must be a JSON object"), batch=batch)
             return
+        if "method" not in message and ("result" in message or "error" in message):
+            # A response from the client: we send no requests, so nothing waits
+            # for it, and a response is never answered.
+            return
         msg_id = message.get("id", _NO_ID)
         is_request = msg_id is not _NO_ID
+        reply_id: MsgId | None = None
         if is_request:
-            msg_id = _usable_id(msg_id)
-            if msg_id is None:
+            reply_id = _usable_id(msg_id)
+            if reply_id is None:
                 self._reply(None, error=_invalid("id must be an integer or a string"), batch=batch)
                 return
         if message.get("jsonrpc") != "2.0":
-            if is_request:
-                self._reply(msg_id, error=_invalid('"jsonrpc" must be "2.0"'), batch=batch)
+            self._reply(reply_id, error=_invalid('"jsonrpc" must be "2.0"'), batch=batch)
             return
         method = message.get("method")
         if not isinstance(method, str):
-            if is_request and not ("result" in message or "error" in message):
-                self._reply(msg_id, error=_invalid('"method" must be a string'), batch=batch)
-            # A response from the client: we send no requests, so nothing waits for it.
+            self._reply(reply_id, error=_invalid('"method" must be a string'), batch=batch)
             return
-        if not is_request:
-            self._notification(method, message)
+        if reply_id is None:
+            # Not even a notification is valid with params that are neither
+            # object nor array; anything else wrong with it stays unanswered.
+            params = message.get("params", {})
+            if isinstance(params, dict | list):
+                self._notification(method, message)
+            else:
+                self._reply(None, error=_invalid("params must be an object"), batch=batch)
             return
         if self.is_shutdown:
-            self._reply(msg_id, error=_invalid("the daemon is shut down"), batch=batch)
+            self._reply(reply_id, error=_invalid("the daemon is shut down"), batch=batch)
             return
         try:
             params = self._structure(method, message)
         except errors.RpcError as exc:
-            self._reply(msg_id, error=exc, batch=batch)
+            self._reply(reply_id, error=exc, batch=batch)
             return
-        self.start_request(msg_id, method, params, batch)
+        self.start_request(reply_id, method, params, batch)
 
     def _structure(self, method: str, message: dict[str, Any]) -> Any:
         spec = contracts.METHODS.get(method)
@@ -199,7 +215,7 @@ class IdumbProtocol(JsonRPCProtocol):
     def start_request(self, msg_id: MsgId, method: str, params: Any, batch: Batch | None) -> None:
         handler = self._get_handler(method)
         if batch is not None:
-            batch.expect()
+            batch.started()
         self.outstanding += 1
         ctx = contextvars.copy_context()
         ctx.run(self._ctx_msg_id.set, msg_id)
@@ -250,6 +266,8 @@ class IdumbProtocol(JsonRPCProtocol):
     def _handler_done(self, future: Any, *, msg_id: MsgId, batch: Batch | None) -> None:
         self._request_futures.pop(msg_id, None)
         self.jobs.pop(msg_id, None)
+        if batch is not None:
+            batch.finished()
         try:
             if future.cancelled():
                 error = errors.RpcError(errors.REQUEST_CANCELLED, "request cancelled")
@@ -329,6 +347,11 @@ def _usable_id(value: Any) -> MsgId | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return None
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN and Infinity; JSON has neither.
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _invalid(message: str) -> errors.RpcError:
