@@ -24,7 +24,7 @@ from typing import Any, Final
 import attrs
 
 from idumb_daemon.storage import Storage
-from idumb_daemon.storage.errors import MigrationChecksumMismatch
+from idumb_daemon.storage.errors import MigrationChecksumMismatch, StorageBusy
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,14 @@ class StorageWorker:
             # The group's commit failed (or it could not begin): nothing in it is
             # durable, so no job in it may be acknowledged.
             if not outcomes:
+                # It could not begin. Writes refused the lock get the error at
+                # once, not each after a busy timeout of its own; reads need no
+                # lock, and any other failure each job meets afresh.
                 for job in batch:
-                    _settle(job.future, *_attempt(job, self.storage))
+                    if job.write and isinstance(exc, StorageBusy):
+                        _settle(job.future, None, exc)
+                    else:
+                        _settle(job.future, *_attempt(job, self.storage))
                 return
             for job in batch:
                 _settle(job.future, None, exc)

@@ -7,9 +7,12 @@ queries, and they must work when the database itself cannot.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,25 +23,50 @@ from idumb_daemon.storage.errors import StorageCorrupt
 log = logging.getLogger(__name__)
 
 _SIDE_FILES = ("-wal", "-shm")
+# SQLITE_CORRUPT and SQLITE_NOTADB: the file itself is bad. Any other failure
+# (busy, unreadable, a read-only folder) says nothing about the file, and
+# moving a healthy database aside because another daemon held a lock would
+# lose every write made since the backup.
+_CORRUPT_CODES = (11, 26)
 
 
 def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".backup")
 
 
-def passes_quick_check(path: Path) -> bool:
-    """Whether the file opens as a database and passes `PRAGMA quick_check`."""
+def quick_check(path: Path) -> bool | None:
+    """True when the file opens as a database and passes `PRAGMA quick_check`,
+    False when it is corrupt or no database, None when that cannot be told."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return False
+        try:
+            return conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _CORRUPT_CODES:
+            return False
+        return None
+
+
+def passes_quick_check(path: Path) -> bool:
+    return quick_check(path) is True
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Daemons starting at once on one corrupt file restore it once: the
+    second finds it restored instead of moving the restored file aside."""
     try:
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-        return rows == [("ok",)]
-    except sqlite3.Error:
-        return False
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield  # unreadable folder: nothing to restore into either
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        conn.close()
+        os.close(fd)
 
 
 def _copy_database(source: Path, target: Path) -> None:
@@ -76,13 +104,29 @@ def recover_if_corrupt(path: Path) -> RecoveryInfo | None:
     """At start: move a corrupt or unreadable database aside (never delete it)
     and restore the backup. Raises StorageCorrupt when there is no usable
     backup, leaving the file as it is."""
-    if not path.exists() or path.stat().st_size == 0 or passes_quick_check(path):
+    if not path.exists() or path.stat().st_size == 0 or quick_check(path) is not False:
         return None
+    with _folder_lock(path.parent):
+        if quick_check(path) is not False:
+            return None
+        try:
+            return _restore(path)
+        except OSError as exc:
+            raise StorageCorrupt(
+                f"database {path} is corrupt and could not be restored: {exc}"
+            ) from exc
+
+
+def _restore(path: Path) -> RecoveryInfo:
     backup = backup_path(path)
     if not backup.exists() or not passes_quick_check(backup):
         raise StorageCorrupt(f"database {path} fails its integrity check and has no usable backup")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     corrupt = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while corrupt.exists():  # a second recovery within the second keeps the first
+        corrupt = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
     os.replace(path, corrupt)
     for suffix in _SIDE_FILES:
         side = path.with_name(path.name + suffix)
