@@ -1,0 +1,116 @@
+"""Helpers of the reliability suite (tests/test_reliability_*.py): pipelined
+requests, a daemon started without root's power over file modes or with a
+permissive umask, and looks at files and processes from outside."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tests.wire import WAIT, Wire
+
+_ids = itertools.count(1)
+
+# Runs before the daemon's interpreter and then execs it: sets the umask and,
+# for root, drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding
+# set, so the daemon meets file modes as any user does (root otherwise
+# writes a 0400 file in a 0500 folder). Needs CAP_SETPCAP, which root has
+# even in a default container, unlike mount or chattr.
+_LAUNCHER = """
+import ctypes, os, sys
+umask, drop = int(sys.argv[1]), sys.argv[2] == "1"
+if umask >= 0:
+    os.umask(umask)
+if drop and os.geteuid() == 0:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "cannot drop capability %d" % cap)
+os.execv(sys.executable, [sys.executable, *sys.argv[3:]])
+"""
+
+
+def launcher(*, umask: int = -1, drop_dac: bool = False) -> list[str]:
+    """A `command=` for Wire: the daemon with that umask, without DAC override."""
+    return [sys.executable, "-c", _LAUNCHER, str(umask), "1" if drop_dac else "0",
+            "-m", "idumb_daemon", "serve"]
+
+
+def file_modes_bind_daemon(probe_dir: Path) -> bool:
+    """Whether a daemon started with launcher(drop_dac=True) is refused a 0400 file."""
+    target = probe_dir / "mode-probe"
+    target.write_text("")
+    target.chmod(0o400)
+    code = f"open({str(target)!r}, 'a')"
+    cmd = launcher(drop_dac=True)
+    cmd[-3:] = ["-c", code]
+    done = subprocess.run(cmd, capture_output=True, timeout=WAIT, check=False)
+    target.unlink()
+    return done.returncode != 0 and b"PermissionError" in done.stderr
+
+
+def send_all(wire: Wire, calls: Iterable[tuple[str, Any]]) -> list[str]:
+    """Pipeline: every request leaves in one write, before any answer is read."""
+    ids: list[str] = []
+    data = bytearray()
+    for method, params in calls:
+        msg_id = f"r{next(_ids)}"
+        ids.append(msg_id)
+        body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        data += b"Content-Length: %d\r\n\r\n%b" % (len(body.encode()), body.encode())
+    wire.send_raw(bytes(data))
+    return ids
+
+
+def responses(wire: Wire, ids: list[str], timeout: float = WAIT) -> list[dict[str, Any]]:
+    return [wire.response(msg_id, timeout) for msg_id in ids]
+
+
+def pipeline(wire: Wire, calls: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return responses(wire, send_all(wire, calls))
+
+
+def errors_of(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a for a in answers if "error" in a]
+
+
+def integrity(path: Path) -> list[tuple[Any, ...]]:
+    """PRAGMA integrity_check as another program sees the file."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=WAIT)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        conn.close()
+
+
+def query(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """One statement on the file, committed, as another program would run it."""
+    conn = sqlite3.connect(path, timeout=WAIT)
+    try:
+        with conn:
+            return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A kB figure of /proc/PID/status (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def timed(wire: Wire, method: str, params: Any) -> tuple[dict[str, Any], float]:
+    """A request's response and how long it took."""
+    start = time.monotonic()
+    answer = wire.call(method, params)
+    return answer, time.monotonic() - start
