@@ -1,0 +1,207 @@
+"""The measurements: each takes a server (or a live connection) and returns figures."""
+
+from __future__ import annotations
+
+import select
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from idumb_daemon.bench import procfs
+from idumb_daemon.bench.rpc import Connection, request
+from idumb_daemon.bench.servers import DEPENDENCY_IMPORTS, Server
+
+HOT_KEYS = 100
+PAGE = 100
+Figures = dict[str, float | None]
+
+
+class BenchError(Exception):
+    """A server misbehaved, so a figure would mean nothing."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    n: int
+    seq: int
+    repeat: int
+    spawns: int
+    big: int
+    chunk: int
+    page_samples: int
+    idle_window: float
+    timeout: float
+
+
+def key(i: int) -> str:
+    # Zero-padded so code-point order is numeric order and the key space has a known end.
+    return f"bench.{i:06d}"
+
+
+def connect(server: Server, db: Path, plan: Plan, logs: Path) -> Connection:
+    return Connection(
+        server.command(db),
+        stderr_path=logs / f"{server.name}.stderr",
+        timeout=plan.timeout,
+        env=server.env,
+    )
+
+
+def _pipelined_rps(conn: Connection, method: str, n: int, params: Callable[[int], Any]) -> float:
+    payload = b"".join(request(i, method, params(i)) for i in range(n))
+    elapsed, errors = conn.pipelined(payload, n)
+    if errors:
+        raise BenchError(f"{errors} of {n} pipelined {method} answered with an error")
+    return n / elapsed
+
+
+def _get(i: int) -> tuple[str, Any]:
+    return "settings/get", {"key": key(i % HOT_KEYS)}
+
+
+def _set_params(run: int) -> Callable[[int], Any]:
+    # Every run writes new values: an upsert of an unchanged value proves less.
+    return lambda i: {"key": key(i % HOT_KEYS), "value": f"v{run}.{i}"}
+
+
+def _percentile_us(times: list[float], fraction: float) -> float:
+    ordered = sorted(times)
+    # The same rank rpcbench.py takes, so figures compare with the yardstick's.
+    return ordered[max(int(len(ordered) * fraction) - 1, 0)] * 1e6
+
+
+def hot_session(server: Server, db: Path, plan: Plan, logs: Path) -> Figures:
+    """Throughput, round trips and memory on 100 keys, on a new database."""
+    figures: Figures = {}
+    with connect(server, db, plan, logs) as conn:
+        conn.call("settings/get", {"key": key(0)})
+        for i in range(HOT_KEYS):
+            conn.call("settings/set", {"key": key(i), "value": f"v{i}"})
+        figures["idle_rss_mib"] = procfs.rss_mib(conn.pid)
+        figures["get_rps"] = statistics.median(
+            _pipelined_rps(conn, "settings/get", plan.n, lambda i: {"key": key(i % HOT_KEYS)})
+            for _ in range(plan.repeat)
+        )
+        times = conn.round_trips(_get, plan.seq)
+        figures["rtt_p50_us"] = _percentile_us(times, 0.5)
+        figures["rtt_p99_us"] = _percentile_us(times, 0.99)
+        figures["set_rps"] = statistics.median(
+            _pipelined_rps(conn, "settings/set", plan.n, _set_params(run))
+            for run in range(plan.repeat)
+        )
+        figures["load_rss_mib"] = procfs.peak_rss_mib(conn.pid)
+    return figures
+
+
+def spawn_ms(server: Server, db: Path, plan: Plan, logs: Path) -> float:
+    """From spawn to the first answer on an existing database; median of `plan.spawns`."""
+    times = []
+    for _ in range(plan.spawns):
+        with connect(server, db, plan, logs) as conn:
+            conn.call("settings/get", {"key": key(0)})
+            times.append(time.perf_counter() - conn.started)
+    return statistics.median(times) * 1000
+
+
+def _until_imported(argv: list[str], env: dict[str, str], timeout: float) -> float:
+    started = time.perf_counter()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as proc:
+        assert proc.stdout is not None
+        ready = select.select([proc.stdout], [], [], timeout)[0]
+        line = proc.stdout.readline() if ready else b""
+        elapsed = time.perf_counter() - started
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if line.strip() != b"imported":
+        raise BenchError(f"{argv} did not import its modules (exit status {proc.returncode})")
+    return elapsed
+
+
+def import_only_ms(python: str, env: dict[str, str], plan: Plan) -> float:
+    """From spawn until a fresh interpreter has imported the daemon's dependencies
+    and said so. Its exit is left out, as the spawn figure leaves out the daemon's:
+    unloading these modules alone takes about a sixth of importing them. One
+    unmeasured run comes first, as the spawns run on warm caches too."""
+    argv = [python, "-c", DEPENDENCY_IMPORTS + "; print('imported', flush=True)"]
+    times = [_until_imported(argv, env, plan.timeout) for _ in range(plan.spawns + 1)]
+    return statistics.median(times[1:]) * 1000
+
+
+def _page_ms(conn: Connection, after: str, samples: int) -> float:
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        page = conn.call("settings/getAll", {"after": after, "limit": PAGE})
+        times.append(time.perf_counter() - started)
+        if len(page) != PAGE:
+            raise BenchError(f"getAll after {after!r} returned {len(page)} entries, not {PAGE}")
+    return statistics.median(times) * 1000
+
+
+def _page_through(conn: Connection, total: int) -> Figures:
+    """Every entry, `PAGE` at a time by keyset cursor, sampling RSS on the way."""
+    figures: Figures = {"paging_rss_start_mib": procfs.rss_mib(conn.pid)}
+    half = -(-total // PAGE) // 2
+    after: str | None = None
+    seen = pages = 0
+    started = time.perf_counter()
+    while True:
+        params: dict[str, Any] = {"limit": PAGE}
+        if after is not None:
+            params["after"] = after
+        page = conn.call("settings/getAll", params)
+        seen += len(page)
+        pages += 1
+        if pages == half:
+            figures["paging_rss_mid_mib"] = procfs.rss_mib(conn.pid)
+        if len(page) < PAGE:
+            break
+        after = page[-1]["key"]
+    figures["paging_total_s"] = time.perf_counter() - started
+    figures["paging_rss_end_mib"] = procfs.rss_mib(conn.pid)
+    figures.setdefault("paging_rss_mid_mib", figures["paging_rss_end_mib"])
+    if seen != total:
+        raise BenchError(f"paging saw {seen} entries, {total} are stored")
+    return figures
+
+
+def idle_cpu_pct(conn: Connection, window: float) -> float | None:
+    """Share of one core a watching daemon burns while nothing happens;
+    None when the daemon does not watch (it answers watching: false)."""
+    if not conn.call("daemon/watch", {"enabled": True}).get("watching"):
+        return None
+    cpu, wall = procfs.cpu_seconds(conn.pid), time.monotonic()
+    time.sleep(window)  # the measurement window itself: nothing is awaited here
+    return (procfs.cpu_seconds(conn.pid) - cpu) / (time.monotonic() - wall) * 100
+
+
+def large_session(server: Server, db: Path, plan: Plan, logs: Path) -> Figures:
+    """The daemon with `plan.big` settings stored: lookups, pages, memory, idle cost."""
+    figures: Figures = {}
+    with connect(server, db, plan, logs) as conn:
+        figures["small_get_p50_us"] = _percentile_us(conn.round_trips(_get, plan.seq), 0.5)
+        started = time.perf_counter()
+        for first in range(0, plan.big, plan.chunk):
+            entries = [
+                {"key": key(i), "value": f"value {i}"}
+                for i in range(first, min(first + plan.chunk, plan.big))
+            ]
+            conn.call("settings/setMany", {"entries": entries})
+        figures["fill_entries_per_s"] = plan.big / (time.perf_counter() - started)
+
+        def spread(i: int) -> tuple[str, Any]:
+            # A prime stride visits keys all over the key space, not one corner of it.
+            return "settings/get", {"key": key(i * 7919 % plan.big)}
+
+        figures["big_get_p50_us"] = _percentile_us(conn.round_trips(spread, plan.seq), 0.5)
+        figures["getall_start_ms"] = _page_ms(conn, key(0), plan.page_samples)
+        figures["getall_end_ms"] = _page_ms(conn, key(plan.big - PAGE - 1), plan.page_samples)
+        figures.update(_page_through(conn, plan.big))
+        figures["idle_cpu_pct"] = idle_cpu_pct(conn, plan.idle_window)
+    return figures
