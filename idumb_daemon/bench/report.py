@@ -1,0 +1,150 @@
+"""The figures as ratios against the yardsticks and the issue's targets, as a
+markdown table and as one JSON object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Results = dict[str, dict[str, float | None]]
+Ratios = dict[str, float | None]
+
+SERVERS = ("daemon", "raw", "nodepeer")
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def ratios(results: Results) -> Ratios:
+    daemon, raw, peer = (results.get(name, {}) for name in SERVERS)
+    out: Ratios = {}
+    for fig in ("get_rps", "set_rps", "rtt_p50_us", "rtt_p99_us", "idle_rss_mib", "load_rss_mib"):
+        out[f"{fig}_vs_nodepeer"] = _div(daemon.get(fig), peer.get(fig))
+        out[f"{fig}_vs_raw"] = _div(daemon.get(fig), raw.get(fig))
+    out["spawn_ms_vs_import_only"] = _div(daemon.get("spawn_ms"), daemon.get("import_only_ms"))
+    out["big_get_p50_vs_small"] = _div(daemon.get("big_get_p50_us"), daemon.get("small_get_p50_us"))
+    out["getall_end_vs_start"] = _div(daemon.get("getall_end_ms"), daemon.get("getall_start_ms"))
+    out["paging_rss_end_vs_start"] = _div(
+        daemon.get("paging_rss_end_mib"), daemon.get("paging_rss_start_mib")
+    )
+    return out
+
+
+def _at_least(*pairs: tuple[str, float]) -> Callable[[Ratios], bool | None]:
+    return lambda r: _judge(r, pairs, lambda value, bound: value >= bound)
+
+
+def _at_most(*pairs: tuple[str, float]) -> Callable[[Ratios], bool | None]:
+    return lambda r: _judge(r, pairs, lambda value, bound: value <= bound)
+
+
+def _judge(
+    r: Ratios, pairs: tuple[tuple[str, float], ...], ok: Callable[[float, float], bool]
+) -> bool | None:
+    values = [(r.get(name), bound) for name, bound in pairs]
+    if any(value is None for value, _ in values):
+        return None
+    return all(ok(value, bound) for value, bound in values if value is not None)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    figure: str
+    fmt: str
+    ratios: tuple[tuple[str, str], ...] = ()
+    """(ratio name, what it is relative to) pairs shown in the ratios column."""
+    target: str = ""
+    met: Callable[[Ratios], bool | None] | None = None
+    daemon_only: bool = False
+
+
+VERSUS = (("vs_nodepeer", "nodepeer"), ("vs_raw", "raw"))
+
+
+def _versus(figure: str) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{figure}_{suffix}", who) for suffix, who in VERSUS)
+
+
+def rows(big: int) -> list[Row]:
+    return [
+        Row("settings/get pipelined, req/s", "get_rps", "{:,.0f}", _versus("get_rps"),
+            "≥ 2.0x nodepeer, ≥ 0.3x raw",
+            _at_least(("get_rps_vs_nodepeer", 2.0), ("get_rps_vs_raw", 0.3))),
+        Row("settings/set pipelined, req/s", "set_rps", "{:,.0f}", _versus("set_rps"),
+            "≥ 2.0x nodepeer", _at_least(("set_rps_vs_nodepeer", 2.0))),
+        Row("round trip p50 (get), µs", "rtt_p50_us", "{:,.0f}", _versus("rtt_p50_us"),
+            "≤ 1.3x raw", _at_most(("rtt_p50_us_vs_raw", 1.3))),
+        Row("round trip p99 (get), µs", "rtt_p99_us", "{:,.0f}", _versus("rtt_p99_us")),
+        Row("spawn to first response, ms", "spawn_ms", "{:,.1f}",
+            (("spawn_ms_vs_import_only", "import only"),),
+            "≤ 1.15x import only", _at_most(("spawn_ms_vs_import_only", 1.15))),
+        Row("import only (the daemon's dependencies), ms", "import_only_ms", "{:,.1f}",
+            daemon_only=True),
+        Row("idle RSS, MiB", "idle_rss_mib", "{:,.1f}", _versus("idle_rss_mib"), "reported"),
+        Row("RSS under load (peak), MiB", "load_rss_mib", "{:,.1f}", _versus("load_rss_mib"),
+            "reported"),
+        Row(f"{big:,} stored: get p50, µs", "big_get_p50_us", "{:,.0f}",
+            (("big_get_p50_vs_small", "100-key p50"),),
+            "≤ 1.2x 100-key p50", _at_most(("big_get_p50_vs_small", 1.2)), daemon_only=True),
+        Row("… the 100-key p50 in the same process, µs", "small_get_p50_us", "{:,.0f}",
+            daemon_only=True),
+        Row(f"{big:,} stored: setMany fill, entries/s", "fill_entries_per_s", "{:,.0f}",
+            daemon_only=True),
+        Row("getAll limit 100, first page, ms", "getall_start_ms", "{:,.2f}", daemon_only=True),
+        Row("getAll limit 100, last page, ms", "getall_end_ms", "{:,.2f}",
+            (("getall_end_vs_start", "first page"),), "≈ 1x first page: O(limit)",
+            daemon_only=True),
+        Row(f"RSS paging through {big:,} (start), MiB", "paging_rss_start_mib", "{:,.1f}",
+            daemon_only=True),
+        Row("… middle, MiB", "paging_rss_mid_mib", "{:,.1f}", daemon_only=True),
+        Row("… end, MiB", "paging_rss_end_mib", "{:,.1f}",
+            (("paging_rss_end_vs_start", "start"),), "flat", daemon_only=True),
+        Row("idle CPU while watching, % of a core", "idle_cpu_pct", "{:,.2f}",
+            target="≈ 0", daemon_only=True),
+    ]
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    results: Results = report["figures"]
+    r: Ratios = report["ratios"]
+    machine = report["machine"]
+    lines = [
+        "## idumb-daemon benchmark",
+        "",
+        f"{machine['date']}; {machine['cpu']}, {machine['cores']} cores "
+        f"({machine['usable_cores']} usable), load average "
+        f"{' '.join(map(str, machine['load_average']))}; Python {machine['python']}, "
+        f"SQLite {machine['sqlite']}" + (f", node {machine['node']}" if "node" in machine else "")
+        + f"; n = {report['plan']['n']:,}",
+        "",
+        "| figure | daemon | raw | nodepeer | ratios (daemon/nodepeer, daemon/raw) | target |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row in rows(report["plan"]["big"]):
+        cells = [row.label]
+        for name in SERVERS:
+            figures = results.get(name)
+            if figures is None or (row.daemon_only and name != "daemon"):
+                cells.append("—")
+            else:
+                cells.append(_cell(figures.get(row.figure), row.fmt))
+        cells.append(", ".join(
+            f"{_cell(r.get(ratio), '{:.2f}')}x {who}" for ratio, who in row.ratios
+            if r.get(ratio) is not None
+        ))
+        verdict = row.met(r) if row.met else None
+        cells.append(row.target + {True: " (met)", False: " (**missed**)", None: ""}[verdict])
+        lines.append("| " + " | ".join(cells) + " |")
+    for what, why in report["not_available"].items():
+        lines.append(f"\nn/a {what}: {why}")
+    if report["errors"]:
+        lines.append("\nErrors:")
+        lines.extend(f"- {error}" for error in report["errors"])
+    return "\n".join(lines)
