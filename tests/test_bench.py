@@ -1,0 +1,115 @@
+"""The benchmark runs end to end and reports every figure. Speed itself is never
+asserted: machines are noisy, and the figures are for people to read."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+YARDSTICK = REPO.parent / "shared" / "bench" / "raw_server.py"
+OUR_RAW = REPO / "idumb_daemon" / "bench" / "raw_server.py"
+
+EVERY_SERVER = (
+    "get_rps", "set_rps", "rtt_p50_us", "rtt_p99_us", "spawn_ms", "idle_rss_mib", "load_rss_mib"
+)
+DAEMON_ONLY = (
+    "import_only_ms", "small_get_p50_us", "big_get_p50_us", "fill_entries_per_s",
+    "getall_start_ms", "getall_end_ms", "paging_rss_start_mib", "paging_rss_mid_mib",
+    "paging_rss_end_mib", "paging_total_s", "idle_cpu_pct",
+)
+DAEMON_RATIOS = (
+    "get_rps_vs_raw", "set_rps_vs_raw", "rtt_p50_us_vs_raw", "spawn_ms_vs_import_only",
+    "big_get_p50_vs_small", "getall_end_vs_start", "paging_rss_end_vs_start",
+)
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_bench(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon.bench", "--quick", "--json", *args],
+        capture_output=True, text=True, env=bench_env(), timeout=90,
+    )
+    # --json puts the whole report on the last line, after the table.
+    return done, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def test_quick_run_reports_every_figure_without_errors() -> None:
+    done, report = run_bench()
+    assert report["errors"] == [], done.stderr
+    assert done.returncode == 0, done.stderr
+    figures = report["figures"]
+    assert set(figures) == {"daemon", "raw"}
+    for name in EVERY_SERVER:
+        assert is_number(figures["raw"][name]), name
+        assert is_number(figures["daemon"][name]), name
+    for name in DAEMON_ONLY:
+        value = figures["daemon"][name]
+        # A daemon that does not watch has no watching idle cost, and says so.
+        if name == "idle_cpu_pct" and value is None:
+            assert "idle CPU while watching" in report["not_available"]
+            continue
+        assert is_number(value), name
+    for name in DAEMON_RATIOS:
+        assert is_number(report["ratios"][name]), name
+    assert report["ratios"]["get_rps_vs_nodepeer"] is None  # no --nodepeer given
+    for name in ("cpu", "cores", "python", "sqlite", "date"):
+        assert report["machine"][name], name
+    header = "| figure | daemon | raw | nodepeer | ratios (daemon/nodepeer, daemon/raw) | target |"
+    assert header in done.stdout
+    assert "| settings/get pipelined, req/s |" in done.stdout
+
+
+def test_a_daemon_that_cannot_serve_is_an_error_not_a_hang() -> None:
+    done, report = run_bench("--daemon-cmd", f"{sys.executable} -c pass")
+    assert done.returncode == 1
+    assert any(e.startswith("daemon, 100 keys: EOFError") for e in report["errors"])
+    # The baseline is still measured, and the error is in the printed report too.
+    assert is_number(report["figures"]["raw"]["get_rps"])
+    assert "Errors:" in done.stdout
+
+
+def test_a_missing_nodepeer_folder_is_refused_before_measuring(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon.bench", "--nodepeer", str(tmp_path)],
+        capture_output=True, text=True, env=bench_env(), timeout=30,
+    )
+    assert done.returncode == 2
+    assert "peer_server.js" in done.stderr
+    assert "[bench]" not in done.stderr  # nothing was started
+
+
+def _loop(path: Path, wrapped: bool) -> list[str]:
+    """The statements of a raw loop, imports and docstring aside; ours sits under
+    `if __name__ == "__main__":`."""
+    body = ast.parse(path.read_text()).body
+    if wrapped:
+        body = next(s for s in body if isinstance(s, ast.If)).body
+    return [
+        ast.dump(s) for s in body
+        if not isinstance(s, ast.Import)
+        and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+
+
+@pytest.mark.skipif(not YARDSTICK.exists(), reason="shared/bench is not beside the repository")
+def test_raw_loop_is_the_yardsticks_statement_for_statement() -> None:
+    ours = _loop(OUR_RAW, wrapped=True)
+    assert len(ours) > 5
+    assert ours == _loop(YARDSTICK, wrapped=False)
