@@ -1,0 +1,215 @@
+"""The change feed on real SQLite files: another writer is a plain sqlite3
+connection (as the TypeScript app or the sqlite3 shell would be), our own
+writes go through Storage as the daemon's do."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from idumb_daemon.contracts import SettingChange, WorkspaceSetParams
+from idumb_daemon.storage import Storage
+from idumb_daemon.storage.changes import CHANGE_LOG, Changes
+
+KEPT = 10_000  # rows the prune trigger of migration 0002 keeps
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    store = Storage("sqlite:///" + str(tmp_path / "idumb.db"))
+    store.open()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def other(storage: Storage, tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    """Another program writing the same file, in autocommit mode."""
+    conn = sqlite3.connect(tmp_path / "idumb.db", isolation_level=None)
+    yield conn
+    conn.close()
+
+
+def values(changes: Changes) -> dict[str, str | None]:
+    return {c.key: c.value for c in changes.settings}
+
+
+def upsert(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, 1700000000) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (key, value),
+    )
+
+
+def test_other_writers_changes_are_reported_with_current_rows(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    storage.set("stays", "1")
+    storage.watch(True)
+    assert storage.collect_changes() == Changes()
+    upsert(other, "a", "1")
+    upsert(other, "a", "2")
+    other.execute("DELETE FROM settings WHERE key = 'stays'")
+    other.execute(
+        "INSERT INTO workspace_config (project_dir, name, config) VALUES ('/p', 'P', '{\"x\":1}')"
+    )
+    changes = storage.collect_changes()
+    assert changes.settings == [
+        SettingChange(key="a", value="2", updated_at=changes.settings[0].updated_at),
+        SettingChange(key="stays", value=None, updated_at=None),
+    ]
+    assert changes.settings[0].updated_at is not None
+    assert changes.settings[0].updated_at.timestamp() == 1700000000
+    [workspace] = changes.workspaces
+    assert workspace.project_dir == "/p" and workspace.workspace is not None
+    assert (workspace.workspace.name, workspace.workspace.config) == ("P", {"x": 1})
+    other.execute("DELETE FROM workspace_config")
+    [gone] = storage.collect_changes().workspaces
+    assert (gone.project_dir, gone.workspace) == ("/p", None)
+    assert storage.collect_changes() == Changes()
+
+
+def test_own_writes_are_not_reported_alone_or_grouped(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    storage.watch(True)
+    storage.set("own", "1")
+    storage.workspace_set(WorkspaceSetParams(project_dir="/own", name="n"))
+    with storage.group():
+        storage.set("own2", "1")
+        storage.delete("own")
+    upsert(other, "theirs", "1")
+    assert values(storage.collect_changes()) == {"theirs": "1"}
+
+
+def test_a_rolled_back_group_leaves_no_own_seqs_behind(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    # The seqs of a rolled-back transaction are handed out again: to another
+    # writer's commit, which must not be mistaken for ours.
+    storage.watch(True)
+    with pytest.raises(RuntimeError), storage.group():
+        storage.set("never", "1")
+        raise RuntimeError("abandon the group")
+    upsert(other, "theirs", "1")
+    assert values(storage.collect_changes()) == {"theirs": "1"}
+
+
+def test_a_key_both_sides_wrote_is_reported_with_the_stored_value(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    storage.watch(True)
+    upsert(other, "k", "theirs")
+    storage.set("k", "ours")
+    assert values(storage.collect_changes()) == {"k": "ours"}
+    storage.set("k", "ours again")
+    upsert(other, "k", "theirs again")
+    assert values(storage.collect_changes()) == {"k": "theirs again"}
+
+
+def test_renamed_and_replaced_keys_report_the_old_key_deleted(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    storage.set("old", "1")
+    storage.set("victim", "1")
+    storage.watch(True)
+    other.execute("UPDATE settings SET key = 'new' WHERE key = 'old'")
+    assert values(storage.collect_changes()) == {"old": None, "new": "1"}
+    # REPLACE deletes the row holding the id without firing delete triggers.
+    other.execute(
+        "INSERT OR REPLACE INTO settings (id, key, value) "
+        "SELECT id, 'usurper', '2' FROM settings WHERE key = 'victim'"
+    )
+    assert values(storage.collect_changes()) == {"victim": None, "usurper": "2"}
+
+
+def test_changes_while_not_watching_are_not_replayed(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    storage.watch(True)
+    storage.watch(False)
+    upsert(other, "unseen", "1")
+    assert storage.collect_changes() == Changes()
+    storage.watch(True)
+    assert storage.collect_changes() == Changes()
+    upsert(other, "seen", "1")
+    assert values(storage.collect_changes()) == {"seen": "1"}
+
+
+def test_change_log_stays_bounded(storage: Storage, other: sqlite3.Connection) -> None:
+    other.execute("BEGIN")
+    for i in range(3 * KEPT + 123):
+        upsert(other, f"k{i % 50}", str(i))
+    other.execute("COMMIT")
+    count, low, high = other.execute(
+        f"SELECT count(*), min(seq), max(seq) FROM {CHANGE_LOG}"
+    ).fetchone()
+    assert KEPT <= count < KEPT + 1000
+    assert high - low + 1 == count  # the newest rows, without holes
+
+
+def test_a_watcher_behind_the_retained_log_resyncs_with_deletions(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    storage.set("doomed", "1")
+    storage.set("kept", "1")
+    storage.watch(True)
+    other.execute("BEGIN")
+    other.execute("DELETE FROM settings WHERE key = 'doomed'")
+    for i in range(KEPT + 2000):
+        upsert(other, f"k{i % 10}", str(i))
+    other.execute("COMMIT")
+    changes = values(storage.collect_changes())
+    # Every row is reported (it can no longer tell which changed), and the key gone.
+    assert changes == {
+        "doomed": None,
+        "kept": "1",
+        **{f"k{i}": str(KEPT + 2000 - 10 + i) for i in range(10)},
+    }
+    upsert(other, "after", "1")
+    assert values(storage.collect_changes()) == {"after": "1"}
+
+
+def test_one_change_among_100k_rows_reads_only_that_row(
+    storage: Storage, other: sqlite3.Connection
+) -> None:
+    other.execute("BEGIN")
+    other.executemany(
+        "INSERT INTO settings (key, value) VALUES (?, 'v')", ((f"key.{i}",) for i in range(100_000))
+    )
+    other.execute("COMMIT")
+    storage.watch(True)
+    upsert(other, "key.77777", "changed")
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert values(storage.collect_changes()) == {"key.77777": "changed"}
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    # The work follows the changes: every statement the look ran searches an
+    # index (the log by its primary key from the last seq seen, the rows by
+    # their unique key); none scans a table.
+    selects = [
+        (sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")
+    ]
+    assert len(selects) == 2
+    plans = [
+        detail
+        for sql, params in selects
+        for *_ids, detail in other.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    ]
+    assert plans == [
+        f"SEARCH {CHANGE_LOG} USING INTEGER PRIMARY KEY (rowid>?)",
+        "SEARCH settings USING INDEX settings_key_unique (key=?)",
+    ]
