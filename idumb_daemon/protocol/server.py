@@ -22,7 +22,9 @@ from idumb_daemon import contracts
 from idumb_daemon.protocol import framing
 from idumb_daemon.protocol.handlers import daemon, settings, workspace
 from idumb_daemon.protocol.rpc import IdumbProtocol
-from idumb_daemon.storage import Storage
+from idumb_daemon.storage import Storage, StorageError
+from idumb_daemon.storage.database import sqlite_path
+from idumb_daemon.watcher import Watcher
 from idumb_daemon.worker import StorageWorker
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class IdumbServer(JsonRPCServer):
         super().__init__(IdumbProtocol, contracts.make_converter)
         self.storage = storage
         self.worker = StorageWorker(storage)
-        self.watching = False
+        self._watcher: Watcher | None = None
         self.exit_code: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -54,9 +56,32 @@ class IdumbServer(JsonRPCServer):
         result: T = await asyncio.wrap_future(job)
         return result
 
-    def set_watching(self, enabled: bool) -> bool:
-        """Change notifications arrive with their own issue; until then none."""
-        return False
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None
+
+    async def set_watching(self, enabled: bool) -> bool:
+        """Start or stop notifying this connection of other writers' changes.
+
+        Answered once the storage thread has marked where following starts,
+        so a change committed after the answer is notified. Storage that is
+        down does not stop a watch: it follows changes once storage is back.
+        """
+        if not enabled:
+            if self._watcher is not None:
+                self._watcher.stop()
+                self._watcher = None
+            return False
+        if self._watcher is None:
+            assert self._loop is not None
+            self._watcher = Watcher(
+                self.worker, self._loop, self.protocol.notify, sqlite_path(self.storage.url)
+            )
+            try:
+                await asyncio.wrap_future(self._watcher.start())
+            except StorageError as exc:
+                log.warning("watching while storage is unavailable: %s", exc)
+        return True
 
     def request_stop(self, code: int) -> None:
         if self.exit_code is None:
@@ -124,6 +149,7 @@ class IdumbServer(JsonRPCServer):
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop, 0)
         await stopping.wait()
+        await self.set_watching(False)
         await self._drain(protocol)
         output.flush()
         await asyncio.to_thread(self.worker.stop, STOP_GRACE + 3)

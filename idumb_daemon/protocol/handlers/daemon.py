@@ -54,6 +54,5 @@ def register(server: IdumbServer) -> None:
         )
 
     @server.feature("daemon/watch")
-    def watch(ls: IdumbServer, p: WatchParams) -> WatchResult:
-        ls.watching = ls.set_watching(p.enabled)
-        return WatchResult(watching=ls.watching)
+    async def watch(ls: IdumbServer, p: WatchParams) -> WatchResult:
+        return WatchResult(watching=await ls.set_watching(p.enabled))

@@ -1,0 +1,232 @@
+"""`daemon/watch`: telling the client what other writers changed.
+
+Three parts, each where its work belongs:
+
+- A poller thread notices commits cheaply. On SQLite it reads `PRAGMA
+  data_version` on a connection of its own, a few microseconds that change
+  whenever any other connection (another process, or our own storage thread)
+  has committed; on other backends every tick counts as a change. Idle, it
+  costs a handful of wake-ups a second.
+- A look at the change log (`Storage.collect_changes`) runs on the storage
+  thread like every storage call, queued in request order and never inside a
+  group commit, so it reads only committed state.
+- The event loop sends what the look found, as `settings/didChange` and
+  `workspaceConfig/didChange`.
+
+Ordering: a look is queued behind the requests already submitted and ahead of
+later ones, and its result travels to the wire along a path as long as a
+request's (a task awaiting the storage future, then the task's done callback),
+so a notification is written after the responses to the requests queued
+before its look and before the later ones: the client never sees a stale
+value arrive after its own newer write's response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from idumb_daemon.contracts import (
+    SettingChange,
+    SettingsDidChangeParams,
+    WorkspaceChange,
+    WorkspaceConfigDidChangeParams,
+)
+from idumb_daemon.storage import Storage, StorageError
+from idumb_daemon.storage.changes import Changes
+from idumb_daemon.worker import StorageWorker
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+POLL_INTERVAL: Final = 0.15
+"""Seconds between polls: notifications arrive well within the 1 s promised."""
+RETRY_INTERVAL: Final = 1.0
+"""Seconds before a look that failed (storage unavailable) is tried again."""
+MAX_CHANGES: Final = 1000
+MAX_BYTES: Final = 4 * 1024 * 1024
+"""Bounds on one notification: a resync can report every row, and values run to 1 MiB."""
+
+
+class Poller:
+    """Calls `wake` from its own thread whenever the database may have changed."""
+
+    def __init__(self, path: Path | None, wake: Callable[[], None], interval: float) -> None:
+        self._path = path
+        self._wake = wake
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watch-poller", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        if self._path is None:
+            while not self._stop.wait(self._interval):
+                self._wake()
+            return
+        conn: sqlite3.Connection | None = None
+        version: int | None = None
+        failing = False
+        while not self._stop.wait(self._interval):
+            try:
+                if conn is None:
+                    conn = self._connect(self._path)
+                    version = None
+                now = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                if not failing:
+                    log.warning("watch: cannot poll %s: %s", self._path, exc)
+                failing = True
+                if conn is not None:
+                    conn.close()
+                conn = None
+                continue
+            failing = False
+            # The first reading on a connection compares with nothing: look
+            # anyway, a commit may have come since the feed was started.
+            if now != version:
+                version = now
+                self._wake()
+        if conn is not None:
+            conn.close()
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        # mode=rw: never create a file that has gone; only reads happen here.
+        # A short busy timeout: a poll that cannot read now reads next tick.
+        uri = path.absolute().as_uri() + "?mode=rw"
+        return sqlite3.connect(uri, uri=True, timeout=0.05, isolation_level=None)
+
+
+class Watcher:
+    """One connection's watch: started by `daemon/watch`, stopped by it or at exit.
+
+    Lives on the event loop; the poller thread only calls `wake` through
+    `call_soon_threadsafe`.
+    """
+
+    def __init__(
+        self,
+        worker: StorageWorker,
+        loop: asyncio.AbstractEventLoop,
+        notify: Callable[[str, Any], None],
+        path: Path | None,
+        interval: float = POLL_INTERVAL,
+    ) -> None:
+        self._worker = worker
+        self._loop = loop
+        self._notify = notify
+        self._poller = Poller(path, self._wake_threadsafe, interval)
+        self._looking = False
+        self._again = False
+        self._stopped = False
+        self._failing = False
+
+    def start(self) -> Future[None]:
+        """Follow changes from this point in request order; the future is done
+        once the storage thread has marked it (it fails when storage does,
+        and the first look then starts following)."""
+        started: Future[None] = self._worker.submit(
+            lambda s: s.watch(True), write=False, alone=True
+        )
+        self._poller.start()
+        return started
+
+    def stop(self) -> None:
+        """No notification is sent after this returns."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._poller.stop()
+        self._worker.submit(lambda s: s.watch(False), write=False, alone=True)
+
+    def _wake_threadsafe(self) -> None:
+        # RuntimeError: the loop is closed, the daemon is ending.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._stopped:
+            return
+        if self._looking:
+            self._again = True  # look again once this look is done
+            return
+        self._looking = True
+        self._again = False
+        task = self._loop.create_task(self._look())
+        task.add_done_callback(self._looked)
+
+    async def _look(self) -> Changes:
+        job = self._worker.submit(Storage.collect_changes, write=False, alone=True)
+        changes: Changes = await asyncio.wrap_future(job)
+        return changes
+
+    def _looked(self, task: asyncio.Task[Changes]) -> None:
+        self._looking = False
+        if self._stopped or task.cancelled():
+            return
+        try:
+            changes = task.result()
+        except Exception as exc:
+            if not self._failing:
+                if isinstance(exc, StorageError):
+                    log.warning("watch: cannot read changes: %s", exc)
+                else:
+                    log.error("watch: reading changes failed", exc_info=exc)
+            self._failing = True
+            # Nothing was read, so nothing is lost: look again later.
+            self._loop.call_later(RETRY_INTERVAL, self._wake)
+            return
+        self._failing = False
+        self._send(changes)
+        if self._again:
+            self._wake()
+
+    def _send(self, changes: Changes) -> None:
+        for settings in chunks(changes.settings, _setting_size):
+            self._notify("settings/didChange", SettingsDidChangeParams(changes=settings))
+        for workspaces in chunks(changes.workspaces, _workspace_size):
+            self._notify(
+                "workspaceConfig/didChange", WorkspaceConfigDidChangeParams(changes=workspaces)
+            )
+
+
+def _setting_size(change: SettingChange) -> int:
+    return len(change.key) + len(change.value or "")
+
+
+def _workspace_size(change: WorkspaceChange) -> int:
+    workspace = change.workspace
+    if workspace is None or workspace.config is None:
+        return len(change.project_dir)
+    return len(change.project_dir) + len(json.dumps(workspace.config, ensure_ascii=False))
+
+
+def chunks(items: Sequence[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    """Split into lists of at most MAX_CHANGES items and about MAX_BYTES."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        n = size(item)
+        if chunk and (len(chunk) >= MAX_CHANGES or total + n > MAX_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += n
+    if chunk:
+        yield chunk
