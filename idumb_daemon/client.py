@@ -119,8 +119,11 @@ class DaemonClient:
         """Send one raw JSON-RPC message (or batch)."""
         body = json.dumps(message).encode()
         with self._lock:
-            self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            self._writer.flush()
+            try:
+                self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                self._writer.flush()
+            except (OSError, ValueError) as exc:  # ValueError: our end is closed
+                raise ConnectionClosed(f"cannot write to the daemon: {exc}") from exc
 
     def request(self, method: str, params: Any = None) -> Any:
         """Send a request and return its raw `result`; raise DaemonError on error."""
@@ -133,8 +136,12 @@ class DaemonClient:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "method": method}
         if params is not None:
             message["params"] = params
-        self.send(message)
-        response = future.result(self.timeout)
+        try:
+            self.send(message)
+            response = future.result(self.timeout)
+        finally:
+            with self._lock:
+                self._pending.pop(msg_id, None)
         if "error" in response:
             error = response["error"]
             raise DaemonError(error["code"], error["message"], error.get("data"))
@@ -232,17 +239,19 @@ class DaemonClient:
     # lifecycle
 
     def close(self, timeout: float = 10.0) -> int | None:
-        """Shut the daemon down cleanly (shutdown, exit) and return its status."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            try:
+        """Shut the daemon down cleanly (shutdown, exit) and close our end.
+
+        Returns the daemon's exit status when this client started it, else None.
+        """
+        if not self._writer.closed and (self.process is None or self.process.poll() is None):
+            # A daemon already gone or shut down has nothing left to say.
+            with contextlib.suppress(ConnectionClosed, DaemonError, TimeoutError):
                 self.request("shutdown")
                 self.notify("exit")
-            except (ConnectionClosed, BrokenPipeError, OSError):
-                pass
         with contextlib.suppress(OSError):
             self._writer.close()
+        if self.process is None:
+            return None
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

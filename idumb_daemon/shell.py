@@ -59,12 +59,13 @@ def _print(value: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        # Bad input fails before a daemon is started for nothing.
+        params = _read_params(args)
         with DaemonClient.spawn(_daemon_args(args)) as daemon:
             if args.command == "call":
-                params = json.loads(args.params) if args.params else None
                 _print(daemon.request(args.method, params))
                 return 0
-            return _settings(daemon, args)
+            return _settings(daemon, args, params)
     except DaemonError as exc:
         print(f"idumb-daemon: {exc.message} ({exc.code})", file=sys.stderr)
         if exc.data is not None:
@@ -75,7 +76,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _settings(daemon: DaemonClient, args: argparse.Namespace) -> int:
+def _read_params(args: argparse.Namespace) -> Any:
+    """The params JSON of `call`, or the document `settings import` reads."""
+    if args.command == "call":
+        return json.loads(args.params) if args.params else None
+    if args.action != "import":
+        return None
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        with open(args.file, encoding="utf-8") as file:
+            text = file.read()
+    params = json.loads(text)
+    if not isinstance(params, dict):
+        raise ValueError("an export document is a JSON object")
+    params.update(replace=args.replace, dryRun=args.dry_run)
+    return params
+
+
+def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> int:
     if args.action == "get":
         entry = daemon.get(args.key)
         if entry is None:
@@ -91,14 +110,5 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace) -> int:
     elif args.action == "export":
         _print(contracts.unstructure(daemon.export()))
     else:
-        if args.file == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.file, encoding="utf-8") as file:
-                text = file.read()
-        params = json.loads(text)
-        if not isinstance(params, dict):
-            raise ValueError("an export document is a JSON object")
-        params.update(replace=args.replace, dryRun=args.dry_run)
         _print(daemon.request("settings/import", params))
     return 0

@@ -1,0 +1,102 @@
+"""The shell commands, run as a user runs them: `python -m idumb_daemon call|settings ...`.
+
+Each command starts a daemon of its own; independent sequences run side by side
+(each on its own database) to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.wire import WAIT, daemon_env
+
+Run = subprocess.CompletedProcess[str]
+
+
+def cli(db: Path, *args: str, stdin: str | None = None) -> Run:
+    return subprocess.run(
+        [sys.executable, "-m", "idumb_daemon", *args, "--db", str(db)],
+        input=stdin, capture_output=True, text=True, env=daemon_env(), timeout=WAIT,
+        cwd=db.parent,
+    )
+
+
+def ok(run: Run) -> str:
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    return run.stdout
+
+
+def failed(run: Run) -> str:
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert run.stdout == ""
+    assert run.stderr.startswith("idumb-daemon: ")
+    return run.stderr
+
+
+def call_commands(db: Path) -> None:
+    entry = json.loads(ok(cli(db, "call", "settings/set", '{"key":"a","value":"b"}')))
+    assert entry["key"] == "a" and entry["value"] == "b" and entry["updatedAt"].endswith("Z")
+
+    stderr = failed(cli(db, "call", "settings/set", '{"key":"a","value":1}'))
+    assert "(-32602)" in stderr
+    data = json.loads(stderr.splitlines()[-1])
+    assert [e["path"] for e in data["errors"]] == ["value"]
+
+    # Not JSON: refused before any daemon starts.
+    assert "Expecting" in failed(cli(db, "call", "settings/get", "{key: a}"))
+
+
+def settings_commands(db: Path) -> None:
+    entry = json.loads(ok(cli(db, "settings", "set", "editor.font-size", "14 é")))
+    assert (entry["key"], entry["value"]) == ("editor.font-size", "14 é")
+    assert ok(cli(db, "settings", "get", "editor.font-size")) == "14 é\n"
+    assert json.loads(ok(cli(db, "settings", "list", "--prefix", "editor."))) == [entry]
+    assert json.loads(ok(cli(db, "settings", "delete", "editor.font-size"))) == {
+        "deleted": True
+    }
+    assert "no setting 'editor.font-size'" in failed(
+        cli(db, "settings", "get", "editor.font-size")
+    )
+
+
+def import_export_commands(db: Path) -> None:
+    document = {"version": "1.0", "exportedAt": "2026-11-26T01:10:58Z",
+                "settings": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}
+    file = db.parent / "export.json"
+    file.write_text(json.dumps(document))
+    assert json.loads(ok(cli(db, "settings", "import", str(file)))) == {
+        "imported": 2, "added": ["a", "b"], "changed": [], "removed": []
+    }
+
+    smaller = json.dumps({"version": "1.0", "settings": [{"key": "a", "value": "one"}]})
+    dry = json.loads(ok(cli(db, "settings", "import", "-", "--replace", "--dry-run",
+                            stdin=smaller)))
+    assert dry == {"imported": 1, "added": [], "changed": ["a"], "removed": ["b"]}
+    replaced = json.loads(ok(cli(db, "settings", "import", "--replace", stdin=smaller)))
+    assert replaced == dry
+    export = json.loads(ok(cli(db, "settings", "export")))
+    assert export["version"] == "1.0" and export["exportedAt"].endswith("Z")
+    assert export["settings"] == [{"key": "a", "value": "one"}]
+
+    # Refused before any daemon starts.
+    assert "JSON object" in failed(cli(db, "settings", "import", stdin="[]"))
+    assert "No such file" in failed(cli(db, "settings", "import", str(db.parent / "nope")))
+
+
+def test_cli(tmp_path: Path) -> None:
+    sequences: list[Callable[[Path], None]] = [
+        call_commands, settings_commands, import_export_commands
+    ]
+    dbs = []
+    for i in range(len(sequences)):
+        (tmp_path / str(i)).mkdir()
+        dbs.append(tmp_path / str(i) / "idumb.db")
+    with ThreadPoolExecutor(len(sequences)) as pool:
+        for future in [pool.submit(seq, db) for seq, db in zip(sequences, dbs, strict=True)]:
+            future.result()
