@@ -82,8 +82,9 @@ def errors_of(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def integrity(path: Path) -> list[tuple[Any, ...]]:
-    """PRAGMA integrity_check as another program sees the file."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=WAIT)
+    """PRAGMA integrity_check as another program sees the file (read-write:
+    after a kill, reading the WAL may need its index rebuilt)."""
+    conn = sqlite3.connect(path, timeout=WAIT)
     try:
         return conn.execute("PRAGMA integrity_check").fetchall()
     finally:
