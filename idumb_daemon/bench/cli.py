@@ -10,13 +10,13 @@ import json
 import shlex
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from idumb_daemon.bench import machine, measure, report, servers
-from idumb_daemon.bench.measure import Figures, Plan
+from idumb_daemon.bench import machine, report, servers
+from idumb_daemon.bench.measure import Plan
+from idumb_daemon.bench.run import Run
 from idumb_daemon.bench.servers import Server
 
 FULL = Plan(n=20000, seq=1000, repeat=3, spawns=5, big=100_000, chunk=10_000,
@@ -50,56 +50,6 @@ def plan_for(args: argparse.Namespace) -> Plan:
     return dataclasses.replace(plan, **{k: v for k, v in changes.items() if v is not None})
 
 
-class Run:
-    """Collects figures per server and errors per stage; a failing stage loses
-    its own figures only."""
-
-    def __init__(self, plan: Plan, logs: Path) -> None:
-        self.plan = plan
-        self.logs = logs
-        self.results: dict[str, Figures] = {}
-        self.errors: list[str] = []
-
-    def stage(self, server: Server, what: str, measure_it: Callable[[], Figures]) -> bool:
-        print(f"[bench] {server.name}: {what}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        figures = self.results.setdefault(server.name, {})
-        try:
-            figures.update(measure_it())
-        except Exception as exc:  # reported in the output; the other stages still run
-            self.errors.append(f"{server.name}, {what}: {type(exc).__name__}: {exc}"
-                               + self._stderr_tail(server))
-            return False
-        finally:
-            print(f"[bench] {server.name}: {what} took {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr, flush=True)
-        return True
-
-    def _stderr_tail(self, server: Server) -> str:
-        path = self.logs / f"{server.name}.stderr"
-        tail = path.read_bytes()[-600:].decode(errors="replace").strip() if path.exists() else ""
-        return f" (its stderr ends: {tail!r})" if tail else ""
-
-    def server(self, server: Server) -> bool:
-        """The figures every server has; False when it could not serve at all."""
-        db = self.logs / f"{server.name}.db"
-        plan, logs = self.plan, self.logs
-        if not self.stage(server, "100 keys", lambda: measure.hot_session(server, db, plan, logs)):
-            return False
-        return self.stage(
-            server, "spawn", lambda: {"spawn_ms": measure.spawn_ms(server, db, plan, logs)}
-        )
-
-    def daemon_extras(self, daemon: Server, python: str) -> None:
-        db = self.logs / f"{daemon.name}.db"
-        plan, logs = self.plan, self.logs
-        self.stage(daemon, "import only", lambda: {
-            "import_only_ms": measure.import_only_ms(python, daemon.env, plan)
-        })
-        self.stage(daemon, f"{plan.big:,} stored",
-                   lambda: measure.large_session(daemon, db, plan, logs))
-
-
 def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
     plan = plan_for(args)
     daemon = lineup[0]
@@ -107,11 +57,12 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
     described = machine.describe(args.python, args.nodepeer is not None)
     with tempfile.TemporaryDirectory(prefix="idumb-bench-") as tmp:
         bench = Run(plan, Path(tmp))
-        daemon_serves = bench.server(daemon)
-        for server in lineup[1:]:
-            bench.server(server)
-        if daemon_serves:
-            bench.daemon_extras(daemon, args.python)
+        serving = bench.hot(lineup)
+        for server in serving:
+            if server is daemon:
+                bench.daemon_only(daemon, args.python)
+            else:
+                bench.spawn(server)
         commands = {s.name: shlex.join(s.command(Path("DB"))) for s in lineup}
     not_available = {}
     daemon_figures = bench.results["daemon"]

@@ -63,48 +63,50 @@ def _get(i: int) -> tuple[str, Any]:
     return "settings/get", {"key": key(i % HOT_KEYS)}
 
 
-def _set_params(run: int) -> Callable[[int], Any]:
-    # Every run writes new values: an upsert of an unchanged value proves less.
-    return lambda i: {"key": key(i % HOT_KEYS), "value": f"v{run}.{i}"}
-
-
 def _percentile_us(times: list[float], fraction: float) -> float:
     ordered = sorted(times)
     # The same rank rpcbench.py takes, so figures compare with the yardstick's.
     return ordered[max(int(len(ordered) * fraction) - 1, 0)] * 1e6
 
 
-def hot_session(server: Server, db: Path, plan: Plan, logs: Path) -> Figures:
-    """Throughput, round trips and memory on 100 keys, on a new database."""
-    figures: Figures = {}
-    with connect(server, db, plan, logs) as conn:
+def open_hot(server: Server, db: Path, plan: Plan, logs: Path) -> Connection:
+    """A server on a new database holding the 100 keys the hot figures use."""
+    conn = connect(server, db, plan, logs)
+    try:
         conn.call("settings/get", {"key": key(0)})
         for i in range(HOT_KEYS):
             conn.call("settings/set", {"key": key(i), "value": f"v{i}"})
-        figures["idle_rss_mib"] = procfs.rss_mib(conn.pid)
-        figures["get_rps"] = statistics.median(
-            _pipelined_rps(conn, "settings/get", plan.n, lambda i: {"key": key(i % HOT_KEYS)})
-            for _ in range(plan.repeat)
-        )
-        times = conn.round_trips(_get, plan.seq)
-        figures["rtt_p50_us"] = _percentile_us(times, 0.5)
-        figures["rtt_p99_us"] = _percentile_us(times, 0.99)
-        figures["set_rps"] = statistics.median(
-            _pipelined_rps(conn, "settings/set", plan.n, _set_params(run))
-            for run in range(plan.repeat)
-        )
-        figures["load_rss_mib"] = procfs.peak_rss_mib(conn.pid)
-    return figures
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def get_rps(conn: Connection, plan: Plan) -> float:
+    return _pipelined_rps(conn, "settings/get", plan.n, lambda i: {"key": key(i % HOT_KEYS)})
+
+
+def set_rps(conn: Connection, plan: Plan, run: int) -> float:
+    # Every run writes new values: an upsert of an unchanged value proves less.
+    return _pipelined_rps(
+        conn, "settings/set", plan.n, lambda i: {"key": key(i % HOT_KEYS), "value": f"v{run}.{i}"}
+    )
+
+
+def round_trips(conn: Connection, plan: Plan) -> Figures:
+    times = conn.round_trips(_get, plan.seq)
+    return {"rtt_p50_us": _percentile_us(times, 0.5), "rtt_p99_us": _percentile_us(times, 0.99)}
+
+
+def _spawn_once(server: Server, db: Path, plan: Plan, logs: Path) -> float:
+    with connect(server, db, plan, logs) as conn:
+        conn.call("settings/get", {"key": key(0)})
+        return time.perf_counter() - conn.started
 
 
 def spawn_ms(server: Server, db: Path, plan: Plan, logs: Path) -> float:
     """From spawn to the first answer on an existing database; median of `plan.spawns`."""
-    times = []
-    for _ in range(plan.spawns):
-        with connect(server, db, plan, logs) as conn:
-            conn.call("settings/get", {"key": key(0)})
-            times.append(time.perf_counter() - conn.started)
-    return statistics.median(times) * 1000
+    return statistics.median(_spawn_once(server, db, plan, logs) for _ in range(plan.spawns)) * 1000
 
 
 def _until_imported(argv: list[str], env: dict[str, str], timeout: float) -> float:
@@ -123,14 +125,22 @@ def _until_imported(argv: list[str], env: dict[str, str], timeout: float) -> flo
     return elapsed
 
 
-def import_only_ms(python: str, env: dict[str, str], plan: Plan) -> float:
-    """From spawn until a fresh interpreter has imported the daemon's dependencies
-    and said so. Its exit is left out, as the spawn figure leaves out the daemon's:
-    unloading these modules alone takes about a sixth of importing them. One
-    unmeasured run comes first, as the spawns run on warm caches too."""
+def spawn_and_import_ms(server: Server, python: str, db: Path, plan: Plan, logs: Path) -> Figures:
+    """Spawn to first answer, and from spawn until a fresh interpreter has imported
+    the daemon's dependencies and said so, alternated run by run: a machine that
+    gets busier halfway weighs on both alike. The import's exit is left out, as
+    the daemon's is: unloading these modules alone takes about a sixth of
+    importing them. One unmeasured import comes first, as spawns run on warm caches."""
     argv = [python, "-c", DEPENDENCY_IMPORTS + "; print('imported', flush=True)"]
-    times = [_until_imported(argv, env, plan.timeout) for _ in range(plan.spawns + 1)]
-    return statistics.median(times[1:]) * 1000
+    _until_imported(argv, server.env, plan.timeout)
+    imports, spawns = [], []
+    for _ in range(plan.spawns):
+        imports.append(_until_imported(argv, server.env, plan.timeout))
+        spawns.append(_spawn_once(server, db, plan, logs))
+    return {
+        "spawn_ms": statistics.median(spawns) * 1000,
+        "import_only_ms": statistics.median(imports) * 1000,
+    }
 
 
 def _page_ms(conn: Connection, after: str, samples: int) -> float:

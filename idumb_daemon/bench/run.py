@@ -1,0 +1,114 @@
+"""One run: every server measured in turn, stage by stage, with errors kept
+per stage so one failure loses only its own figures."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from idumb_daemon.bench import measure, procfs
+from idumb_daemon.bench.measure import Figures, Plan
+from idumb_daemon.bench.rpc import Connection
+from idumb_daemon.bench.servers import Server
+
+T = TypeVar("T")
+Live = dict[str, tuple[Server, Connection]]
+
+
+class Run:
+    def __init__(self, plan: Plan, logs: Path) -> None:
+        self.plan = plan
+        self.logs = logs
+        self.results: dict[str, Figures] = {}
+        self.errors: list[str] = []
+
+    def attempt(self, server: Server, what: str, step: Callable[[], T]) -> T | None:
+        """`step`'s value, or None with the failure recorded."""
+        print(f"[bench] {server.name}: {what}", file=sys.stderr, flush=True)
+        self.results.setdefault(server.name, {})
+        started = time.perf_counter()
+        try:
+            return step()
+        except Exception as exc:  # reported in the output; the other stages still run
+            self.errors.append(
+                f"{server.name}, {what}: {type(exc).__name__}: {exc}" + self._stderr_tail(server)
+            )
+            return None
+        finally:
+            print(f"[bench] {server.name}: {what} took {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    def stage(self, server: Server, what: str, step: Callable[[], Figures]) -> bool:
+        figures = self.attempt(server, what, step)
+        if figures is not None:
+            self.results[server.name].update(figures)
+        return figures is not None
+
+    def _stderr_tail(self, server: Server) -> str:
+        path = self.logs / f"{server.name}.stderr"
+        tail = path.read_bytes()[-600:].decode(errors="replace").strip() if path.exists() else ""
+        return f" (its stderr ends: {tail!r})" if tail else ""
+
+    def db(self, server: Server) -> Path:
+        return self.logs / f"{server.name}.db"
+
+    def _each(self, live: Live, what: str, step: Callable[[Connection], T]) -> dict[str, T]:
+        """`step` on every live server in turn; one that fails leaves `live`,
+        as its later figures would mean nothing."""
+        values = {}
+        for name, (server, conn) in list(live.items()):
+            value = self.attempt(server, what, functools.partial(step, conn))
+            if value is None:
+                del live[name]
+            else:
+                values[name] = value
+        return values
+
+    def hot(self, lineup: list[Server]) -> list[Server]:
+        """The figures on 100 keys for every server, all running at once and
+        measured run by run in turn, so a machine whose load drifts during the
+        run weighs on every server alike. Returns the servers that served."""
+        plan, logs = self.plan, self.logs
+        with contextlib.ExitStack() as stack:
+            live: Live = {}
+            for server in lineup:
+                start = functools.partial(measure.open_hot, server, self.db(server), plan, logs)
+                conn = self.attempt(server, "start", start)
+                if conn is not None:
+                    stack.enter_context(conn)
+                    live[server.name] = (server, conn)
+                    self.results[server.name]["idle_rss_mib"] = procfs.rss_mib(conn.pid)
+            get = functools.partial(measure.get_rps, plan=plan)
+            gets = [self._each(live, f"pipelined get, run {r + 1}", get)
+                    for r in range(plan.repeat)]
+            trip = functools.partial(measure.round_trips, plan=plan)
+            trips = self._each(live, "round trips", trip)
+            sets = [self._each(live, f"pipelined set, run {r + 1}",
+                               functools.partial(measure.set_rps, plan=plan, run=r))
+                    for r in range(plan.repeat)]
+            for name, (_server, conn) in live.items():
+                figures = self.results[name]
+                figures["get_rps"] = statistics.median(run[name] for run in gets)
+                figures["set_rps"] = statistics.median(run[name] for run in sets)
+                figures.update(trips[name])
+                figures["load_rss_mib"] = procfs.peak_rss_mib(conn.pid)
+            return [server for server, _conn in live.values()]
+
+    def spawn(self, server: Server) -> None:
+        self.stage(server, "spawn", lambda: {
+            "spawn_ms": measure.spawn_ms(server, self.db(server), self.plan, self.logs)
+        })
+
+    def daemon_only(self, daemon: Server, python: str) -> None:
+        """The spawn set against importing the dependencies, then the large store."""
+        plan, logs, db = self.plan, self.logs, self.db(daemon)
+        self.stage(daemon, "spawn against import only",
+                   lambda: measure.spawn_and_import_ms(daemon, python, db, plan, logs))
+        self.stage(daemon, f"{plan.big:,} stored",
+                   lambda: measure.large_session(daemon, db, plan, logs))
