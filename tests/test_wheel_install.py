@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from idumb_daemon.migrations.files import load_migrations
+
 REPO = Path(__file__).resolve().parent.parent
+# Every migration of the source tree, which the wheel must carry byte for byte.
+SHIPPED = load_migrations(REPO / "schema")
 
 
 def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -64,13 +68,15 @@ def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     migrated = run(python, "-m", "idumb_daemon.migrations", "migrate", "--db", db, cwd=elsewhere)
     assert migrated.returncode == 0, migrated.stderr
-    assert "applied 0001_initial" in migrated.stdout
+    applied = [line for line in migrated.stdout.splitlines() if line.startswith("applied ")]
+    assert applied == [f"applied {m.label}" for m in SHIPPED]
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("SELECT version, name FROM __idumb_migrations").fetchall() == [
-            (1, "initial")
-        ]
+        recorded = conn.execute(
+            "SELECT version, name, checksum FROM __idumb_migrations ORDER BY version"
+        ).fetchall()
     finally:
         conn.close()
+    assert recorded == [(m.version, m.name, m.checksum) for m in SHIPPED]
     checked = run(python, "-m", "idumb_daemon.migrations", "schema", "check", cwd=elsewhere)
     assert checked.returncode == 0, checked.stderr
