@@ -7,6 +7,7 @@ storage layer runs the same SQL on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
 import threading
@@ -28,6 +29,8 @@ from idumb_daemon.storage.errors import (
     StorageReadOnly,
     StorageUnavailable,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 DIR_MODE = 0o700
@@ -85,21 +88,29 @@ def prepare_sqlite_file(path: Path) -> None:
         os.chmod(path, FILE_MODE)
 
 
-def _read_only_uri(path: Path) -> str | None:
-    """A read-only URI for a file that refuses writes, or None when it takes them.
+def read_only_uri(path: Path) -> str:
+    """A URI that reads the file without writing or creating anything.
 
-    Opened plainly, such a file still gets a -shm and -wal created beside it
-    with its own read-only mode (where the folder allows), and a leftover
-    read-only -shm keeps the database read-only after the file is writable
-    again; in a read-only folder SQLite cannot read a WAL file at all. With no
-    -wal there is no process writing it and every change is in the file, so
-    immutable=1 reads it exactly and creates nothing; with one, read through it.
+    mode=ro takes the usual locks and creates nothing beside a rollback-journal
+    file, but beside a WAL file it creates -wal and -shm with the file's own
+    mode and leaves them: a read-only -shm then keeps the database read-only
+    after the file is writable again, and in a read-only folder it cannot read
+    at all. While no -wal exists no process has the WAL file open and every
+    change is in the file itself, so immutable=1 (no locks, no files) reads it
+    exactly; with one, read through it.
     """
-    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        return None
-    wal = path.with_name(path.name + "-wal")
-    has_wal = wal.exists() and wal.stat().st_size > 0
-    return path.absolute().as_uri() + ("?mode=ro" if has_wal else "?mode=ro&immutable=1")
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        header = b""
+    wal_mode = len(header) == 20 and header[18] == 2  # file format version 2: WAL
+    immutable = wal_mode and not path.with_name(path.name + "-wal").exists()
+    return path.absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
+def _refuses_writes(path: Path) -> bool:
+    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -139,7 +150,9 @@ class Database:
             with translate_errors():
                 prepare_sqlite_file(path)
                 self._identity = _identity(path)
-                read_only_uri = _read_only_uri(path)
+                # Reads are served from a file that refuses writes; writes get
+                # SQLITE_READONLY.
+                read_only = read_only_uri(path) if _refuses_writes(path) else None
             connect_args: dict[str, Any] = {
                 "timeout": busy_timeout,
                 # We issue BEGIN ourselves (see _on_begin); the stdlib's
@@ -148,9 +161,9 @@ class Database:
                 "check_same_thread": False,
             }
             engine_kwargs["connect_args"] = connect_args
-            if read_only_uri is not None:
+            if read_only is not None:
                 engine_kwargs["creator"] = lambda: sqlite3.connect(
-                    read_only_uri, uri=True, **connect_args
+                    read_only, uri=True, **connect_args
                 )
         self.db = dataset.Database(
             url, ensure_schema=False, sqlite_wal_mode=False, engine_kwargs=engine_kwargs
@@ -192,7 +205,14 @@ class Database:
                     except BaseException:
                         db.rollback()
                         raise
-                    db.commit()
+                    try:
+                        db.commit()
+                    except BaseException:
+                        # A failed COMMIT leaves SQLAlchemy's transaction
+                        # open (and SQLite's, after SQLITE_BUSY): end both, or
+                        # the next BEGIN is refused.
+                        db.executable.rollback()
+                        raise
                 else:
                     if self._lost is not None:
                         raise self._lost
@@ -232,7 +252,22 @@ class Database:
             raise StorageUnavailable(f"database file {self.path} was replaced")
 
     def close(self) -> None:
+        if self._moved():
+            # SQLite neither checkpoints nor deletes the -wal of a file that
+            # was deleted or replaced, and whatever opens the path next would
+            # read our frames as its own: empty the WAL into the old file.
+            try:
+                self.db.executable.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlalchemy.exc.DBAPIError as exc:
+                log.warning("could not empty the WAL of a moved database: %s", exc.orig)
         self.db.close()
+
+    def _moved(self) -> bool:
+        try:
+            self._check_file()
+        except StorageError:
+            return True
+        return False
 
 
 # sqlite3 primary result codes (sqlite3.h); the stdlib names them only in 3.11+

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from idumb_daemon.contracts import RecoveryInfo
-from idumb_daemon.storage.database import FILE_MODE
+from idumb_daemon.storage.database import FILE_MODE, read_only_uri
 from idumb_daemon.storage.errors import StorageCorrupt
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def quick_check(path: Path) -> bool | None:
     """True when the file opens as a database and passes `PRAGMA quick_check`,
     False when it is corrupt or no database, None when that cannot be told."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=5)
         try:
             return conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
         finally:
@@ -77,16 +77,20 @@ def _copy_database(source: Path, target: Path) -> None:
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY, FILE_MODE)
     os.close(fd)
     os.chmod(tmp, FILE_MODE)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=5)
-    dst = sqlite3.connect(tmp)
     try:
-        src.backup(dst)
-        # The copy is a plain rollback-journal file; the daemon turns WAL on
-        # when it opens it.
-        dst.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        dst.close()
-        src.close()
+        src = sqlite3.connect(read_only_uri(source), uri=True, timeout=5)
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            # The copy is a plain rollback-journal file; the daemon turns WAL
+            # on when it opens it.
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+            src.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not keep half a copy
+        raise
     os.replace(tmp, target)
 
 

@@ -259,9 +259,12 @@ class Storage:
         if database is None:
             return
         path = database.path
-        database.close()
+        # Before closing: while our connection holds the -wal open, reading
+        # the file for the backup creates nothing beside it, and our close
+        # then removes -wal and -shm.
         if path is not None and self.wrote:
             try:
                 recovery.refresh_backup(path)
             except Exception:
                 log.exception("could not refresh the backup of %s", path)
+        database.close()
