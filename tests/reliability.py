@@ -4,6 +4,7 @@ permissive umask, and looks at files and processes from outside."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import sqlite3
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from idumb_daemon.storage import Storage
 from tests.wire import WAIT, Wire
 
 _ids = itertools.count(1)
@@ -41,6 +43,39 @@ def launcher(*, umask: int = -1, drop_dac: bool = False) -> list[str]:
     """A `command=` for Wire: the daemon with that umask, without DAC override."""
     return [sys.executable, "-c", _LAUNCHER, str(umask), "1" if drop_dac else "0",
             "-m", "idumb_daemon", "serve"]
+
+
+# A stand-in for a full disk where no small filesystem can be mounted: every
+# SQLite connection the daemon opens is capped at a number of pages, so a
+# write beyond it fails with SQLITE_FULL as on a full disk.
+_SIZE_CAPPED = """
+import runpy, sys
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+pages = int(sys.argv.pop(1))
+event.listen(Engine, "connect", lambda conn, _r: conn.execute(f"PRAGMA max_page_count={pages}"))
+runpy.run_module("idumb_daemon", run_name="__main__", alter_sys=True)
+"""
+
+
+def size_capped(pages: int) -> list[str]:
+    """A `command=` for Wire: the daemon with its database capped at `pages`."""
+    return [sys.executable, "-c", _SIZE_CAPPED, str(pages), "serve"]
+
+
+def seed(path: Path, settings: dict[str, str]) -> None:
+    """A database made by the daemon's own storage layer, closed cleanly (so
+    with its backup), holding `settings`."""
+    storage = Storage("sqlite:///" + str(path))
+    storage.open()
+    assert storage.info().schema_version, "seeding failed to open the database"
+    for key, value in settings.items():
+        storage.set(key, value)
+    storage.close()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def file_modes_bind_daemon(probe_dir: Path) -> bool:
