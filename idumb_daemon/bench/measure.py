@@ -94,7 +94,7 @@ def set_rps(conn: Connection, plan: Plan, run: int) -> float:
 
 
 def round_trips(conn: Connection, plan: Plan) -> Figures:
-    times = conn.round_trips(_get, plan.seq)
+    times = conn.round_trips(_get(i) for i in range(plan.seq))
     return {"rtt_p50_us": _percentile_us(times, 0.5), "rtt_p99_us": _percentile_us(times, 0.99)}
 
 
@@ -191,27 +191,48 @@ def idle_cpu_pct(conn: Connection, window: float) -> float | None:
     return (procfs.cpu_seconds(conn.pid) - cpu) / (time.monotonic() - wall) * 100
 
 
-def large_session(server: Server, db: Path, plan: Plan, logs: Path) -> Figures:
-    """The daemon with `plan.big` settings stored: lookups, pages, memory, idle cost."""
+def _fill(conn: Connection, plan: Plan) -> float:
+    """Store `plan.big` settings by setMany in chunks; entries per second."""
+    started = time.perf_counter()
+    for first in range(0, plan.big, plan.chunk):
+        entries = [
+            {"key": key(i), "value": f"value {i}"}
+            for i in range(first, min(first + plan.chunk, plan.big))
+        ]
+        conn.call("settings/setMany", {"entries": entries})
+    return plan.big / (time.perf_counter() - started)
+
+
+def _small_and_big_p50(small: Connection, big: Connection, plan: Plan) -> Figures:
+    """Round trips to a daemon holding 100 keys and one holding `plan.big`,
+    alternated in short blocks so a drifting machine load weighs on both alike."""
+
+    def spread(i: int) -> tuple[str, Any]:
+        # A prime stride visits keys all over the key space, not one corner of it.
+        return "settings/get", {"key": key(i * 7919 % plan.big)}
+
+    block = 10
+    small_times: list[float] = []
+    big_times: list[float] = []
+    for first in range(0, plan.seq, block):
+        small_times += small.round_trips(_get(i) for i in range(first, first + block))
+        big_times += big.round_trips(spread(i) for i in range(first, first + block))
+    return {
+        "small_get_p50_us": _percentile_us(small_times, 0.5),
+        "big_get_p50_us": _percentile_us(big_times, 0.5),
+    }
+
+
+def large_session(server: Server, hot_db: Path, big_db: Path, plan: Plan, logs: Path) -> Figures:
+    """The daemon with `plan.big` settings stored on `big_db`: lookups against
+    the 100 keys of `hot_db`, pages, memory, idle cost."""
     figures: Figures = {}
-    with connect(server, db, plan, logs) as conn:
-        figures["small_get_p50_us"] = _percentile_us(conn.round_trips(_get, plan.seq), 0.5)
-        started = time.perf_counter()
-        for first in range(0, plan.big, plan.chunk):
-            entries = [
-                {"key": key(i), "value": f"value {i}"}
-                for i in range(first, min(first + plan.chunk, plan.big))
-            ]
-            conn.call("settings/setMany", {"entries": entries})
-        figures["fill_entries_per_s"] = plan.big / (time.perf_counter() - started)
-
-        def spread(i: int) -> tuple[str, Any]:
-            # A prime stride visits keys all over the key space, not one corner of it.
-            return "settings/get", {"key": key(i * 7919 % plan.big)}
-
-        figures["big_get_p50_us"] = _percentile_us(conn.round_trips(spread, plan.seq), 0.5)
-        figures["getall_start_ms"] = _page_ms(conn, key(0), plan.page_samples)
-        figures["getall_end_ms"] = _page_ms(conn, key(plan.big - PAGE - 1), plan.page_samples)
-        figures.update(_page_through(conn, plan.big))
-        figures["idle_cpu_pct"] = idle_cpu_pct(conn, plan.idle_window)
+    with connect(server, hot_db, plan, logs) as small, connect(server, big_db, plan, logs) as big:
+        small.call("settings/get", {"key": key(0)})
+        figures["fill_entries_per_s"] = _fill(big, plan)
+        figures.update(_small_and_big_p50(small, big, plan))
+        figures["getall_start_ms"] = _page_ms(big, key(0), plan.page_samples)
+        figures["getall_end_ms"] = _page_ms(big, key(plan.big - PAGE - 1), plan.page_samples)
+        figures.update(_page_through(big, plan.big))
+        figures["idle_cpu_pct"] = idle_cpu_pct(big, plan.idle_window)
     return figures

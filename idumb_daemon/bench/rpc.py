@@ -10,7 +10,7 @@ import select
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -169,11 +169,10 @@ class Connection:
             raise failure[0]
         return elapsed, errors
 
-    def round_trips(self, make: Callable[[int], tuple[str, Any]], count: int) -> list[float]:
-        """Sequential calls, one in flight at a time; each call's seconds."""
+    def round_trips(self, calls: Iterable[tuple[str, Any]]) -> list[float]:
+        """Sequential (method, params) calls, one in flight at a time; each call's seconds."""
         times: list[float] = []
-        for i in range(count):
-            method, params = make(i)
+        for method, params in calls:
             started = time.perf_counter()
             self.call(method, params)
             times.append(time.perf_counter() - started)

@@ -111,4 +111,4 @@ class Run:
         self.stage(daemon, "spawn against import only",
                    lambda: measure.spawn_and_import_ms(daemon, python, db, plan, logs))
         self.stage(daemon, f"{plan.big:,} stored",
-                   lambda: measure.large_session(daemon, db, plan, logs))
+                   lambda: measure.large_session(daemon, db, logs / "daemon-big.db", plan, logs))
