@@ -1,5 +1,5 @@
-"""One run: every server measured in turn, stage by stage, with errors kept
-per stage so one failure loses only its own figures."""
+"""One run: the servers measured stage by stage, with errors kept per stage so
+one failure loses only its own figures."""
 
 from __future__ import annotations
 
@@ -44,11 +44,10 @@ class Run:
             print(f"[bench] {server.name}: {what} took {time.perf_counter() - started:.1f} s",
                   file=sys.stderr, flush=True)
 
-    def stage(self, server: Server, what: str, step: Callable[[], Figures]) -> bool:
+    def stage(self, server: Server, what: str, step: Callable[[], Figures]) -> None:
         figures = self.attempt(server, what, step)
         if figures is not None:
             self.results[server.name].update(figures)
-        return figures is not None
 
     def _stderr_tail(self, server: Server) -> str:
         path = self.logs / f"{server.name}.stderr"
