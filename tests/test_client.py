@@ -21,7 +21,7 @@ from idumb_daemon.contracts import (
     SettingsExport,
     WorkspaceConfig,
 )
-from tests.wire import WAIT, daemon_env, sqlite_exec
+from tests.wire import WAIT, daemon_env
 
 
 @pytest.fixture
@@ -102,8 +102,32 @@ def test_every_typed_call(tmp_path: Path, stderr_file: IO[bytes]) -> None:
         assert client.watch(False) is False
         assert isinstance(client.watch(), bool)
         assert client.request("settings/get", {"key": "a.from"})["value"] == "1"
+        calls_from_several_threads(client)
     # Leaving the block closed it: shutdown, exit, status 0.
     assert client.process is not None and client.process.returncode == 0
+
+
+def calls_from_several_threads(client: DaemonClient) -> None:
+    failures: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                key = f"thread{n}.{i}"
+                assert client.set(key, str(i)).value == str(i)
+                entry = client.get(key)
+                assert entry is not None and entry.value == str(i)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert not any(t.is_alive() for t in threads)
+    assert not failures, failures
+    assert len(client.get_all(prefix="thread")) == 200
 
 
 def test_errors_carry_code_and_data(tmp_path: Path, stderr_file: IO[bytes]) -> None:
@@ -135,44 +159,6 @@ def test_errors_carry_code_and_data(tmp_path: Path, stderr_file: IO[bytes]) -> N
     assert client.close() == 0
     with pytest.raises(ConnectionClosed):
         client.get("k")
-
-
-def test_schema_too_new_is_a_daemon_error(tmp_path: Path, stderr_file: IO[bytes]) -> None:
-    db = tmp_path / "idumb.db"
-    with spawn(db, stderr_file) as client:
-        client.set("k", "v")
-        supported = client.status().schema_version
-    sqlite_exec(db, "INSERT INTO __idumb_migrations VALUES (99, 'future', 'abc', 1)")
-    with spawn(db, stderr_file) as client:
-        with pytest.raises(DaemonError) as too_new:
-            client.get("k")
-        assert too_new.value.code == -31005
-        assert too_new.value.data == {"reason": "schema_too_new", "databaseVersion": 99,
-                                      "supportedVersion": supported}
-
-
-def test_calls_from_several_threads(tmp_path: Path, stderr_file: IO[bytes]) -> None:
-    failures: list[BaseException] = []
-    with spawn(tmp_path / "idumb.db", stderr_file) as client:
-
-        def work(n: int) -> None:
-            try:
-                for i in range(25):
-                    key = f"thread{n}.{i}"
-                    assert client.set(key, str(i)).value == str(i)
-                    entry = client.get(key)
-                    assert entry is not None and entry.value == str(i)
-            except BaseException as exc:
-                failures.append(exc)
-
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(WAIT)
-        assert not any(t.is_alive() for t in threads)
-        assert not failures, failures
-        assert len(client.get_all(prefix="thread")) == 200
 
 
 def test_attach_to_given_streams(tmp_path: Path, stderr_file: IO[bytes]) -> None:
