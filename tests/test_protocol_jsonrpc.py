@@ -421,3 +421,46 @@ def test_no_handshake_and_after_shutdown_only_errors(daemon: Wire) -> None:
     daemon.close_stdin()
     assert daemon.wait() == 0
     assert daemon.messages.get(timeout=WAIT) is None
+
+
+# --- hostile input: each costs one message at most -----------------------------------
+
+
+def test_malformed_cancel_is_ignored(shared: Wire) -> None:
+    follow = frame({"jsonrpc": "2.0", "id": "after-cancel", "method": "settings/get",
+                    "params": {"key": "k"}})
+    for params in ({"id": [1]}, {"id": {"a": 1}}, {"id": None}, {"id": True}, {}, [1], "x"):
+        shared.send_raw(frame({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": params})
+                        + follow)
+        message = shared.next_message()
+        if message.get("id") is None:  # params neither object nor array: -32600
+            error_of(message, -32600)
+            message = shared.next_message()
+        assert message == {"jsonrpc": "2.0", "id": "after-cancel", "result": None}, params
+
+
+def test_deeply_nested_json_is_a_parse_error(shared: Wire) -> None:
+    follow = frame({"jsonrpc": "2.0", "id": "after-deep", "method": "settings/get",
+                    "params": {"key": "k"}})
+    for body in (b"[" * 100_000 + b"]" * 100_000,
+                 b'{"jsonrpc": "2.0", "id": 1, "method": "workspaceConfig/set", "params": '
+                 b'{"projectDir": "/deep", "config": ' + b'{"a":' * 5000 + b"1" + b"}" * 5002):
+        shared.send_raw(body_frame(body) + follow)
+        error_of(shared.next_message(), -32700)
+        assert shared.next_message() == {"jsonrpc": "2.0", "id": "after-deep", "result": None}
+
+
+def test_lone_surrogates_in_id_and_method_are_echoed(shared: Wire) -> None:
+    # json.dumps escapes them, as a buggy client would send them.
+    assert shared.call("settings/get", {"key": "k"}, msg_id="\udc00") == {
+        "jsonrpc": "2.0", "id": "\udc00", "result": None
+    }
+    response = shared.call("\ud800/x", {})
+    assert response["error"]["code"] == -32601
+    assert response["error"]["data"] == {"method": "\ud800/x"}
+    response = shared.call("settings/get", {"key": "\ud800"}, msg_id="\udc01")
+    assert response["id"] == "\udc01" and response["error"]["code"] == -32602
+    shared.send([{"jsonrpc": "2.0", "id": "\udc02", "method": "daemon/watch",
+                  "params": {"enabled": False}}])
+    assert shared.next_message() == [{"jsonrpc": "2.0", "id": "\udc02",
+                                      "result": {"watching": False}}]

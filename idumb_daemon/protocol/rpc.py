@@ -85,7 +85,7 @@ class Batch:
     def _flush_if_complete(self) -> None:
         # An all-notification batch has no responses and is answered with nothing.
         if self._sealed and not self._running and self._responses:
-            self._send(json.dumps(self._responses, ensure_ascii=False).encode())
+            self._send(_encode(self._responses))
             self._responses = []
 
 
@@ -112,7 +112,20 @@ class IdumbProtocol(JsonRPCProtocol):
     def receive(self, body: bytes) -> None:
         """Handle one frame body: a request, a notification or a batch."""
         try:
+            self._receive(body)
+        except Exception:
+            # A bug must cost one message, never the connection: answer it and
+            # go on with the next frame.
+            log.exception("internal error while handling a message")
+            self._reply(None, error=errors.RpcError(errors.INTERNAL_ERROR, "internal error"))
+
+    def _receive(self, body: bytes) -> None:
+        try:
             message = json.loads(body.decode("utf-8"), parse_constant=_not_json)
+        except RecursionError:
+            error = errors.RpcError(errors.PARSE_ERROR, "parse error: nested too deeply")
+            self._reply(None, error=error)
+            return
         except (UnicodeDecodeError, ValueError) as exc:
             self._reply(None, error=errors.RpcError(errors.PARSE_ERROR, f"parse error: {exc}"))
             return
@@ -230,8 +243,9 @@ class IdumbProtocol(JsonRPCProtocol):
     def _notification(self, method: str, message: dict[str, Any]) -> None:
         if method == "$/cancelRequest":
             params = message.get("params")
-            if isinstance(params, dict):
-                self.cancel(params.get("id"))
+            msg_id = _usable_id(params.get("id")) if isinstance(params, dict) else None
+            if msg_id is not None:
+                self.cancel(msg_id)
             return
         if method == "exit":
             self.on_exit(0 if self.is_shutdown else 1)
@@ -251,7 +265,7 @@ class IdumbProtocol(JsonRPCProtocol):
         done = partial(self._notification_done, token=token)
         self._execute_handler(token, handler, done, (params,))
 
-    def cancel(self, msg_id: Any) -> None:
+    def cancel(self, msg_id: MsgId) -> None:
         """Cancel a request that has not started; one running goes on."""
         job = self.jobs.get(msg_id)
         if job is not None:
@@ -308,7 +322,7 @@ class IdumbProtocol(JsonRPCProtocol):
                 response["result"] = self._converter.unstructure(result)
                 # Serialise here, inside the try, even for a batch member: a
                 # result that cannot be encoded must become -32603, not silence.
-                body = json.dumps(response, ensure_ascii=False).encode()
+                body = _encode(response)
             except Exception as exc:
                 log.exception("result of request %r cannot be serialised", msg_id)
                 error = errors.RpcError(errors.INTERNAL_ERROR, f"result not serialisable: {exc}")
@@ -317,7 +331,7 @@ class IdumbProtocol(JsonRPCProtocol):
             response["error"] = error.to_json()
             if error.data is not None:
                 response["error"]["data"] = self._converter.unstructure(error.data)
-            body = json.dumps(response, ensure_ascii=False).encode()
+            body = _encode(response)
         if batch is not None:
             batch.add(response)
         else:
@@ -331,7 +345,7 @@ class IdumbProtocol(JsonRPCProtocol):
             return  # after shutdown only responses are sent
         params = self._converter.unstructure(params)
         message = {"jsonrpc": "2.0", "method": method, "params": params}
-        self._send_body(json.dumps(message, ensure_ascii=False).encode())
+        self._send_body(_encode(message))
 
     def _send_data(self, data: Any) -> None:
         # pygls' own writer path (used by its built-in features) goes through
@@ -347,6 +361,15 @@ def _usable_id(value: Any) -> MsgId | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return None
+
+
+def _encode(message: Any) -> bytes:
+    try:
+        return json.dumps(message, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate the client sent (in an id or a method name) has no
+        # UTF-8 form: it goes back as the \u escape it came in as.
+        return json.dumps(message).encode()
 
 
 def _not_json(constant: str) -> Any:
