@@ -176,6 +176,12 @@ class Database:
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a write is acknowledged only once the WAL is synced.
         dbapi_conn.execute("PRAGMA synchronous=FULL")
+        # A checkpoint every 32 pages (128 KiB) of WAL, not SQLite's 1000
+        # (4 MiB, many times a settings database): overwriting the same keys
+        # keeps the files small. The size limit trims a WAL that one big
+        # import grew, once it has been checkpointed.
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=32")
+        dbapi_conn.execute("PRAGMA journal_size_limit=262144")
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
 
     def _on_begin(self, conn: Any) -> None:
