@@ -335,7 +335,8 @@ def test_cancel_answers_a_request_that_has_not_started(spawn: DaemonFactory, db_
     lock = sqlite3.connect(db_path, isolation_level=None)
     try:
         lock.execute("BEGIN IMMEDIATE")
-        daemon = spawn()
+        # However slowly the daemon starts, its wait for the lock outlasts ours.
+        daemon = spawn("--busy-timeout", "60")
         daemon.request("settings/set", {"key": "cancel", "value": "written"}, msg_id=1)
         daemon.request("settings/get", {"key": "cancel"}, msg_id=2)
         daemon.request("settings/get", {"key": "cancel"}, msg_id="three")
