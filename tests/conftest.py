@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import pg
 from tests.wire import Wire
 
 DaemonFactory = Callable[..., Wire]
@@ -36,3 +38,32 @@ def spawn(db_path: Path) -> Iterator[DaemonFactory]:
 @pytest.fixture
 def daemon(spawn: DaemonFactory) -> Wire:
     return spawn()
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg.Cluster]:
+    """The session's throwaway PostgreSQL server. Without one installed the
+    PostgreSQL tests skip, but never on CI (CI=true): there it is a failure."""
+    try:
+        cluster = pg.Cluster()
+    except pg.ServerMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {exc}; .ci/run installs it", pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        cluster.init()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: pg.Cluster) -> Iterator[str]:
+    """A fresh, empty database of its own on the session's server."""
+    pg_cluster.ensure_running()  # a test that stopped it may have failed midway
+    name = pg_cluster.create_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)

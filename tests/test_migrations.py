@@ -13,7 +13,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -650,64 +649,6 @@ def test_dry_run_on_a_drizzle_file_says_it_would_adopt(db_path: Path) -> None:
 
 
 # --- PostgreSQL ----------------------------------------------------------------
-
-
-PG_PORT = 54329  # names the socket file in our private folder; no TCP port is opened
-
-
-@pytest.fixture(scope="module")
-def pg_socket_dir() -> Iterator[Path]:
-    """A private PostgreSQL server on a Unix socket, for this module's tests."""
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        pytest.skip("PostgreSQL server binaries are not installed")
-    as_postgres: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="idumb-pg-"))
-    if os.geteuid() == 0:
-        # The server refuses to run as root.
-        try:
-            shutil.chown(folder, "postgres")
-        except LookupError:
-            pytest.skip("running as root and there is no postgres user")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    data = folder / "data"
-
-    def pg(*args: str) -> None:
-        subprocess.run([*as_postgres, *args], check=True, capture_output=True, timeout=60)
-
-    try:
-        pg("initdb", "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
-        options = f"-c listen_addresses='' -k {folder} -p {PG_PORT} -c fsync=off"
-        pg(
-            "pg_ctl",
-            "-D",
-            str(data),
-            "-l",
-            str(folder / "log"),
-            "-w",
-            "-t",
-            "30",
-            "-o",
-            options,
-            "start",
-        )
-        yield folder
-        pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "-t", "30", "stop")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def pg_url(pg_socket_dir: Path, request: pytest.FixtureRequest) -> str:
-    """A fresh, empty database on the server."""
-    import psycopg
-
-    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
-    with psycopg.connect(
-        host=str(pg_socket_dir), port=PG_PORT, user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"postgresql://postgres@/{name}?host={pg_socket_dir}&port={PG_PORT}"
 
 
 def pg_rows(database_url: str, sql: str) -> list[tuple[Any, ...]]:

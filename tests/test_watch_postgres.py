@@ -1,18 +1,16 @@
-"""`daemon/watch` on PostgreSQL: two daemons and a plain client on one server
-(the private server of the migration tests)."""
+"""`daemon/watch` on PostgreSQL: two daemons and a plain client on one database
+of the session's server, notified through LISTEN/NOTIFY."""
 
 from __future__ import annotations
 
 import psycopg
 
 from tests.conftest import DaemonFactory
-from tests.test_migrations import pg_socket_dir, pg_url  # noqa: F401  (fixtures)
 from tests.test_watch_e2e import next_changes, watcher
 
 
 def test_changes_by_another_daemon_and_a_plain_client_are_notified(
-    spawn: DaemonFactory,
-    pg_url: str,  # noqa: F811
+    spawn: DaemonFactory, pg_url: str
 ) -> None:
     a = watcher(lambda: spawn("--database-url", pg_url))
     b = spawn("--database-url", pg_url)
