@@ -354,7 +354,8 @@ class WatchParams:
 class InitializeParams:
     """LSP's InitializeParams, of which the daemon reads one field; the rest is ignored."""
 
-    process_id: int | None = None
+    # LSP's `integer` is 32-bit; a pid outside it names no process.
+    process_id: Annotated[int, _Check(_limit_check(0, 2**31 - 1))] | None = None
     """The client's pid: the daemon exits once that process is gone."""
 
 
