@@ -2,11 +2,13 @@
 
 Three parts, each where its work belongs:
 
-- A poller thread notices commits cheaply. On SQLite it reads `PRAGMA
+- A thread notices commits cheaply. On SQLite a poller reads `PRAGMA
   data_version` on a connection of its own, a few microseconds that change
   whenever any other connection (another process, or our own storage thread)
-  has committed; on other backends every tick counts as a change. Idle, it
-  costs a handful of wake-ups a second.
+  has committed; idle, it costs a handful of wake-ups a second. On PostgreSQL
+  a listener waits on a connection of its own that LISTENs to the channel the
+  change-log triggers NOTIFY at every commit, from any machine: idle, it sends
+  nothing to the server at all.
 - A look at the change log (`Storage.collect_changes`) runs on the storage
   thread like every storage call, queued in request order and never inside a
   group commit, so it reads only committed state.
@@ -14,11 +16,12 @@ Three parts, each where its work belongs:
   `workspaceConfig/didChange`.
 
 Ordering: a look is queued behind the requests already submitted and ahead of
-later ones, and its result travels to the wire along a path as long as a
-request's (a task awaiting the storage future, then the task's done callback),
-so a notification is written after the responses to the requests queued
-before its look and before the later ones: the client never sees a stale
-value arrive after its own newer write's response.
+later ones, and its outcome is settled on the event loop in queue order with
+theirs (the storage worker delivers a batch's outcomes in order, and both a
+response and a notification are written from the Future's callback), so a
+notification is written after the responses to the requests queued before its
+look and before the later ones: the client never sees a stale value arrive
+after its own newer write's response.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from idumb_daemon.contracts import (
     WorkspaceConfigDidChangeParams,
 )
 from idumb_daemon.storage import Storage, StorageError
-from idumb_daemon.storage.changes import Changes
+from idumb_daemon.storage.changes import NOTIFY_CHANNEL, Changes
+from idumb_daemon.storage.database import connect_postgres, safe_url
 from idumb_daemon.worker import StorageWorker
 
 log = logging.getLogger(__name__)
@@ -113,6 +117,52 @@ class Poller:
         return sqlite3.connect(uri, uri=True, timeout=0.05, isolation_level=None)
 
 
+class Listener:
+    """Calls `wake` from its own thread whenever PostgreSQL notifies a commit
+    that changed the tables, and whenever it (re)connects: what was committed
+    while it was not listening is then read too."""
+
+    STOP_CHECK: Final = 0.2
+    """Seconds between looks at the stop flag while waiting for notifications."""
+
+    def __init__(self, url: str, wake: Callable[[], None]) -> None:
+        self._url = url
+        self._wake = wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watch-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        # Not joined: a connection attempt to an unreachable server can take
+        # CONNECT_TIMEOUT, longer than an exit may. The thread ends by itself,
+        # and the Watcher ignores a wake that comes after its stop.
+        self._stop.set()
+
+    def _run(self) -> None:
+        import psycopg
+
+        failing = False
+        while not self._stop.is_set():
+            try:
+                with connect_postgres(self._url) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    if failing:
+                        log.warning("watch: listening on %s again", safe_url(self._url))
+                    failing = False
+                    self._wake()
+                    while not self._stop.is_set():
+                        # Waits on the socket only: no query while idle.
+                        for _ in conn.notifies(timeout=self.STOP_CHECK):
+                            self._wake()
+            except psycopg.Error as exc:
+                if not failing:
+                    log.warning("watch: cannot listen on %s: %s", safe_url(self._url), exc)
+                failing = True
+                self._stop.wait(RETRY_INTERVAL)
+
+
 class Watcher:
     """One connection's watch: started by `daemon/watch`, stopped by it or at exit.
 
@@ -131,7 +181,11 @@ class Watcher:
         self._worker = worker
         self._loop = loop
         self._notify = notify
-        self._poller = Poller(path, self._wake_threadsafe, interval)
+        self._poller: Poller | Listener
+        if worker.storage.backend == "postgresql":
+            self._poller = Listener(worker.storage.url, self._wake_threadsafe)
+        else:
+            self._poller = Poller(path, self._wake_threadsafe, interval)
         self._looking = False
         self._again = False
         self._stopped = False
@@ -168,20 +222,15 @@ class Watcher:
             return
         self._looking = True
         self._again = False
-        task = self._loop.create_task(self._look())
-        task.add_done_callback(self._looked)
-
-    async def _look(self) -> Changes:
         job = self._worker.submit(Storage.collect_changes, write=False, alone=True)
-        changes: Changes = await asyncio.wrap_future(job)
-        return changes
+        job.add_done_callback(self._looked)
 
-    def _looked(self, task: asyncio.Task[Changes]) -> None:
+    def _looked(self, job: Future[Changes]) -> None:
         self._looking = False
-        if self._stopped or task.cancelled():
+        if self._stopped or job.cancelled():
             return
         try:
-            changes = task.result()
+            changes = job.result()
         except Exception as exc:
             if not self._failing:
                 if isinstance(exc, StorageError):

@@ -11,8 +11,8 @@ every request with a usable id gets exactly one response.
 
 from __future__ import annotations
 
-import contextvars
-import itertools
+import asyncio
+import inspect
 import json
 import logging
 import math
@@ -94,11 +94,9 @@ class IdumbProtocol(JsonRPCProtocol):
         super().__init__(server, converter)
         self.send_bytes: Callable[[bytes], None] = lambda _data: None
         self.on_exit: Callable[[int], None] = lambda _code: None
-        self.jobs: dict[MsgId, Future[Any]] = {}
         self.outstanding = 0
         self.on_idle: Callable[[], None] = lambda: None
         self.is_shutdown = False
-        self._notification_ids = itertools.count()
 
     def get_message_type(self, method: str) -> type[Any] | None:
         if method in contracts.METHODS:
@@ -230,15 +228,40 @@ class IdumbProtocol(JsonRPCProtocol):
         if batch is not None:
             batch.started()
         self.outstanding += 1
-        ctx = contextvars.copy_context()
-        ctx.run(self._ctx_msg_id.set, msg_id)
-        ctx.run(
-            self._execute_handler,
-            msg_id,
-            handler,
-            partial(self._handler_done, msg_id=msg_id, batch=batch),
-            (params,),
-        )
+        done = partial(self._handler_done, msg_id=msg_id, batch=batch)
+        running = self._execute(handler, params, done)
+        if running is not None:
+            self._request_futures[msg_id] = running
+
+    def _execute(
+        self, handler: Callable[[Any], Any], params: Any, done: Callable[[Any], None]
+    ) -> Any:
+        """Run a handler and call `done(future)` with its outcome.
+
+        A handler returns its result, a concurrent Future of it (storage work
+        queued on the storage thread, settled on this thread), or a coroutine.
+        Unlike pygls' `_execute_handler`, a plain result or a Future needs no
+        task and no extra turn of the event loop: on the hot path that was
+        most of the cost of a request. Returns what a cancel can act on.
+        """
+        try:
+            result = handler(params)
+        except Exception as exc:
+            failed: Future[Any] = Future()
+            failed.set_exception(exc)
+            done(failed)
+            return None
+        if isinstance(result, Future):
+            result.add_done_callback(done)
+            return result
+        if inspect.iscoroutine(result):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(done)
+            return task
+        finished: Future[Any] = Future()
+        finished.set_result(result)
+        done(finished)
+        return None
 
     def _notification(self, method: str, message: dict[str, Any]) -> None:
         if method == "$/cancelRequest":
@@ -261,25 +284,22 @@ class IdumbProtocol(JsonRPCProtocol):
         # Executed, never answered; it still counts as in flight until done,
         # so a clean stop waits for its write.
         self.outstanding += 1
-        token = f"notification-{next(self._notification_ids)}"
-        done = partial(self._notification_done, token=token)
-        self._execute_handler(token, handler, done, (params,))
+        self._execute(handler, params, self._notification_done)
 
     def cancel(self, msg_id: MsgId) -> None:
-        """Cancel a request that has not started; one running goes on."""
-        job = self.jobs.get(msg_id)
-        if job is not None:
-            job.cancel()
-            return
-        task = self._request_futures.get(msg_id)
-        if task is not None and not task.done():
-            task.cancel()
+        """Cancel a request that has not started; one running goes on.
+
+        A storage job cancels only while still queued (its Future refuses
+        once the storage thread has taken it); a coroutine only before its
+        first step."""
+        running = self._request_futures.get(msg_id)
+        if running is not None and not running.done():
+            running.cancel()
 
     # output
 
     def _handler_done(self, future: Any, *, msg_id: MsgId, batch: Batch | None) -> None:
         self._request_futures.pop(msg_id, None)
-        self.jobs.pop(msg_id, None)
         if batch is not None:
             batch.finished()
         try:
@@ -293,8 +313,7 @@ class IdumbProtocol(JsonRPCProtocol):
         finally:
             self._finished()
 
-    def _notification_done(self, future: Any, *, token: str) -> None:
-        self._request_futures.pop(token, None)
+    def _notification_done(self, future: Any) -> None:
         if not future.cancelled() and (exc := future.exception()) is not None:
             if isinstance(exc, StorageError):
                 log.warning("notification failed: %s", exc)

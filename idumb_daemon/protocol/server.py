@@ -8,12 +8,14 @@ has already read, closes the database and returns the exit status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TypeVar
 
 from pygls.server import JsonRPCServer
@@ -25,7 +27,7 @@ from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage.database import sqlite_path
 from idumb_daemon.watcher import Watcher
-from idumb_daemon.worker import StorageWorker
+from idumb_daemon.worker import Outcome, StorageWorker, settle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,19 +44,22 @@ class IdumbServer(JsonRPCServer):
         super().__init__(IdumbProtocol, contracts.make_converter)
         self.storage = storage
         self.worker = StorageWorker(storage)
+        self._opened: Future[None] = self.worker.submit(lambda _s: None, write=False)
         self._watcher: Watcher | None = None
         self.exit_code: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
 
-    async def call(self, op: Callable[[Storage], T], *, write: bool = False) -> T:
-        """Run one storage operation on the storage thread, in arrival order."""
-        job = self.worker.submit(op, write=write)
-        msg_id = self.protocol.msg_id
-        if msg_id is not None:
-            self.protocol.jobs[msg_id] = job
-        result: T = await asyncio.wrap_future(job)
-        return result
+    def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Future[T]:
+        """Queue one storage operation on the storage thread, in arrival order;
+        its Future is settled on the event loop."""
+        return self.worker.submit(op, write=write)
+
+    async def storage_opened(self, timeout: float) -> None:
+        """Wait (bounded) until the storage thread has tried to open the
+        database, so a first `daemon/status` reports the schema version."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.wrap_future(self._opened), timeout)
 
     @property
     def watching(self) -> bool:
@@ -127,6 +132,12 @@ class IdumbServer(JsonRPCServer):
             loop.call_soon_threadsafe(self._fatal, exc)
 
         self.worker.on_fatal = fatal
+
+        def settle_on_loop(outcomes: list[Outcome]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is ending
+                loop.call_soon_threadsafe(settle, outcomes)
+
+        self.worker.deliver = settle_on_loop
         self.worker.start()
 
         def deliver(frames: list[framing.Frame] | None) -> None:

@@ -41,7 +41,11 @@ def register(server: IdumbServer) -> None:
         ls.protocol.is_shutdown = True
 
     @server.feature("daemon/status")
-    def status(ls: IdumbServer, _p: DaemonStatusParams) -> DaemonStatus:
+    async def status(ls: IdumbServer, _p: DaemonStatusParams) -> DaemonStatus:
+        # Not queued behind storage work: status answers while storage is
+        # busy or down. Only a daemon still opening its database is waited
+        # for, briefly, so its first status has the schema version.
+        await ls.storage_opened(timeout=1.0)
         info = ls.storage.info()
         return DaemonStatus(
             version=__version__,

@@ -1,7 +1,8 @@
-"""settings/* methods."""
+"""settings/* methods: each queues one storage call and returns its Future."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from idumb_daemon.contracts import (
@@ -24,32 +25,32 @@ if TYPE_CHECKING:
 
 def register(server: IdumbServer) -> None:
     @server.feature("settings/get")
-    async def get(ls: IdumbServer, p: SettingsGetParams) -> SettingsEntry | None:
-        return await ls.call(lambda s: s.get(p.key))
+    def get(ls: IdumbServer, p: SettingsGetParams) -> Future[SettingsEntry | None]:
+        return ls.call(lambda s: s.get(p.key))
 
     @server.feature("settings/set")
-    async def set_(ls: IdumbServer, p: SettingsSetParams) -> SettingsEntry:
-        return await ls.call(lambda s: s.set(p.key, p.value), write=True)
+    def set_(ls: IdumbServer, p: SettingsSetParams) -> Future[SettingsEntry]:
+        return ls.call(lambda s: s.set(p.key, p.value), write=True)
 
     @server.feature("settings/delete")
-    async def delete(ls: IdumbServer, p: SettingsDeleteParams) -> DeleteResult:
-        return DeleteResult(deleted=await ls.call(lambda s: s.delete(p.key), write=True))
+    def delete(ls: IdumbServer, p: SettingsDeleteParams) -> Future[DeleteResult]:
+        return ls.call(lambda s: DeleteResult(deleted=s.delete(p.key)), write=True)
 
     @server.feature("settings/getAll")
-    async def get_all(ls: IdumbServer, p: SettingsGetAllParams) -> list[SettingsEntry]:
-        return await ls.call(lambda s: s.get_all(prefix=p.prefix, after=p.after, limit=p.limit))
+    def get_all(ls: IdumbServer, p: SettingsGetAllParams) -> Future[list[SettingsEntry]]:
+        return ls.call(lambda s: s.get_all(prefix=p.prefix, after=p.after, limit=p.limit))
 
     @server.feature("settings/setMany")
-    async def set_many(ls: IdumbServer, p: SettingsSetManyParams) -> list[SettingsEntry]:
-        return await ls.call(lambda s: s.set_many(p.entries), write=True)
+    def set_many(ls: IdumbServer, p: SettingsSetManyParams) -> Future[list[SettingsEntry]]:
+        return ls.call(lambda s: s.set_many(p.entries), write=True)
 
     @server.feature("settings/export")
-    async def export(ls: IdumbServer, p: SettingsExportParams) -> SettingsExport:
-        return await ls.call(lambda s: s.export())
+    def export(ls: IdumbServer, p: SettingsExportParams) -> Future[SettingsExport]:
+        return ls.call(lambda s: s.export())
 
     @server.feature("settings/import")
-    async def import_(ls: IdumbServer, p: SettingsImportParams) -> ImportResult:
-        return await ls.call(
+    def import_(ls: IdumbServer, p: SettingsImportParams) -> Future[ImportResult]:
+        return ls.call(
             lambda s: s.import_(p.settings, replace=p.replace, dry_run=p.dry_run),
             write=not p.dry_run,
         )

@@ -1,7 +1,8 @@
-"""workspaceConfig/* methods."""
+"""workspaceConfig/* methods: each queues one storage call and returns its Future."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from idumb_daemon.contracts import (
@@ -20,22 +21,23 @@ if TYPE_CHECKING:
 
 def register(server: IdumbServer) -> None:
     @server.feature("workspaceConfig/get")
-    async def get(ls: IdumbServer, p: WorkspaceGetParams) -> WorkspaceConfig | None:
-        return await ls.call(lambda s: s.workspace_get(p.project_dir))
+    def get(ls: IdumbServer, p: WorkspaceGetParams) -> Future[WorkspaceConfig | None]:
+        return ls.call(lambda s: s.workspace_get(p.project_dir))
 
     @server.feature("workspaceConfig/set")
-    async def set_(ls: IdumbServer, p: WorkspaceSetParams) -> WorkspaceConfig:
-        return await ls.call(lambda s: s.workspace_set(p), write=True)
+    def set_(ls: IdumbServer, p: WorkspaceSetParams) -> Future[WorkspaceConfig]:
+        return ls.call(lambda s: s.workspace_set(p), write=True)
 
     @server.feature("workspaceConfig/open")
-    async def open_(ls: IdumbServer, p: WorkspaceOpenParams) -> WorkspaceConfig:
-        return await ls.call(lambda s: s.workspace_open(p.project_dir), write=True)
+    def open_(ls: IdumbServer, p: WorkspaceOpenParams) -> Future[WorkspaceConfig]:
+        return ls.call(lambda s: s.workspace_open(p.project_dir), write=True)
 
     @server.feature("workspaceConfig/list")
-    async def list_(ls: IdumbServer, p: WorkspaceListParams) -> list[WorkspaceConfig]:
-        return await ls.call(lambda s: s.workspace_list(p.limit))
+    def list_(ls: IdumbServer, p: WorkspaceListParams) -> Future[list[WorkspaceConfig]]:
+        return ls.call(lambda s: s.workspace_list(p.limit))
 
     @server.feature("workspaceConfig/delete")
-    async def delete(ls: IdumbServer, p: WorkspaceDeleteParams) -> DeleteResult:
-        deleted = await ls.call(lambda s: s.workspace_delete(p.project_dir), write=True)
-        return DeleteResult(deleted=deleted)
+    def delete(ls: IdumbServer, p: WorkspaceDeleteParams) -> Future[DeleteResult]:
+        return ls.call(
+            lambda s: DeleteResult(deleted=s.workspace_delete(p.project_dir)), write=True
+        )
