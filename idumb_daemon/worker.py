@@ -137,16 +137,24 @@ class StorageWorker:
         self._run_group(batch[start:])
 
     def _run_group(self, batch: list[Job]) -> None:
-        writes = sum(job.write for job in batch)
-        if writes < 2:
+        # Even a run of reads shares one transaction: beginning and ending
+        # one costs more than the lookup itself.
+        if len(batch) < 2:
             for job in batch:
                 self._settle(job.future, *_attempt(job, self.storage))
             return
+        writes = any(job.write for job in batch)
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            with self.storage.group():
+            with self.storage.group(write=writes):
                 outcomes = [_attempt(job, self.storage) for job in batch]
         except Exception as exc:
+            if outcomes and not writes:
+                # Reads ended by a failing COMMIT still read a consistent
+                # snapshot: their answers stand.
+                for job, (result, error) in zip(batch, outcomes, strict=True):
+                    self._settle(job.future, result, error)
+                return
             # The group's commit failed (or it could not begin): nothing in it is
             # durable, so no job in it may be acknowledged.
             if not outcomes:

@@ -5,38 +5,39 @@ BINARY collation does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import dataset
 
 from idumb_daemon.contracts import ImportResult, SettingInput, SettingsEntry, SettingsExport
+from idumb_daemon.storage.sql import run
 
-_COLUMNS = "key, value, updated_at"
+_GET = "SELECT key, value, updated_at FROM settings WHERE key = ?"
 _UPSERT = (
-    "INSERT INTO settings (key, value, updated_at) VALUES (:key, :value, :now) "
+    "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
+_DELETE = "DELETE FROM settings WHERE key = ?"
 
 
 def to_time(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
 
 
-def _entry(row: Mapping[str, Any]) -> SettingsEntry:
-    return SettingsEntry(key=row["key"], value=row["value"], updated_at=to_time(row["updated_at"]))
+def _entry(row: tuple[Any, ...]) -> SettingsEntry:
+    return SettingsEntry(key=row[0], value=row[1], updated_at=to_time(row[2]))
 
 
 def get(db: dataset.Database, key: str) -> SettingsEntry | None:
-    for row in db.query(f"SELECT {_COLUMNS} FROM settings WHERE key = :key", key=key):
-        return _entry(row)
-    return None
+    row = run(db, _GET, (key,)).fetchone()
+    return None if row is None else _entry(row)
 
 
 def set_(db: dataset.Database, key: str, value: str, now: int) -> SettingsEntry:
     # One statement: atomic against concurrent writers, never a unique-constraint error.
-    db.query(_UPSERT, key=key, value=value, now=now)
+    run(db, _UPSERT, (key, value, now))
     return SettingsEntry(key=key, value=value, updated_at=to_time(now))
 
 
@@ -47,8 +48,7 @@ def set_many(
 
 
 def delete(db: dataset.Database, key: str) -> bool:
-    rows = list(db.query("DELETE FROM settings WHERE key = :key RETURNING id", key=key))
-    return bool(rows)
+    return bool(run(db, _DELETE, (key,)).rowcount)
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -74,33 +74,33 @@ def get_all(
     limit: int | None,
 ) -> list[SettingsEntry]:
     where: list[str] = []
-    params: dict[str, Any] = {}
+    params: list[Any] = []
     if prefix:
-        where.append(f"key >= :lo{collate}")
-        params["lo"] = prefix
+        where.append(f"key >= ?{collate}")
+        params.append(prefix)
         upper = prefix_upper_bound(prefix)
         if upper is not None:
-            where.append(f"key < :hi{collate}")
-            params["hi"] = upper
+            where.append(f"key < ?{collate}")
+            params.append(upper)
     if after is not None:
-        where.append(f"key > :after{collate}")
-        params["after"] = after
-    sql = f"SELECT {_COLUMNS} FROM settings"
+        where.append(f"key > ?{collate}")
+        params.append(after)
+    sql = "SELECT key, value, updated_at FROM settings"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY key{collate}"
     if limit is not None:
-        sql += " LIMIT :limit"
-        params["limit"] = limit
-    return [_entry(row) for row in db.query(sql, **params)]
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_entry(row) for row in run(db, sql, params)]
 
 
 def export(db: dataset.Database, *, collate: str, now: int) -> SettingsExport:
-    rows = db.query(f"SELECT key, value FROM settings ORDER BY key{collate}")
+    rows = run(db, f"SELECT key, value FROM settings ORDER BY key{collate}")
     return SettingsExport(
         version="1.0",
         exported_at=to_time(now),
-        settings=[SettingInput(key=r["key"], value=r["value"]) for r in rows],
+        settings=[SettingInput(key=key, value=value) for key, value in rows],
     )
 
 
@@ -112,7 +112,7 @@ def import_(
     dry_run: bool,
     now: int,
 ) -> ImportResult:
-    stored = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM settings")}
+    stored = dict(run(db, "SELECT key, value FROM settings").fetchall())
     added = [e for e in entries if e.key not in stored]
     changed = [e for e in entries if e.key in stored and stored[e.key] != e.value]
     incoming = {e.key for e in entries}
@@ -121,7 +121,7 @@ def import_(
         # Unchanged entries are not written: they keep their updated_at.
         set_many(db, added + changed, now)
         for key in removed:
-            db.query("DELETE FROM settings WHERE key = :key", key=key)
+            run(db, _DELETE, (key,))
     return ImportResult(
         imported=len(entries),
         added=[e.key for e in added],

@@ -129,11 +129,12 @@ class Storage:
         return result
 
     @contextmanager
-    def group(self) -> Iterator[None]:
-        """One write transaction around several operations (group commit):
-        each operation inside runs in its own savepoint."""
+    def group(self, *, write: bool = True) -> Iterator[None]:
+        """One transaction around several operations (group commit, or one
+        snapshot for a run of reads): each operation inside runs in its own
+        savepoint."""
         database = self._ready()
-        with self._guard(database), self._transaction(database, True):
+        with self._guard(database), self._transaction(database, write):
             yield
 
     @contextmanager
