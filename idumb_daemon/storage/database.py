@@ -29,6 +29,7 @@ from idumb_daemon.storage.errors import (
     StorageReadOnly,
     StorageUnavailable,
 )
+from idumb_daemon.storage.sql import run
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,10 @@ class Database:
                 else:
                     if self._lost is not None:
                         raise self._lost
-                    nested = db.executable.begin_nested()
+                    # Savepoints on dataset's own connection, not through
+                    # SQLAlchemy's begin_nested(): a group commit takes one per
+                    # request, and SQLAlchemy's cost ten times the statement.
+                    run(db, "SAVEPOINT idumb_request")
                     try:
                         yield db
                     except BaseException as exc:
@@ -230,9 +234,10 @@ class Database:
                             # The savepoint went with the whole transaction.
                             self._lost = exc
                             raise
-                        nested.rollback()
+                        run(db, "ROLLBACK TO SAVEPOINT idumb_request")
+                        run(db, "RELEASE SAVEPOINT idumb_request")
                         raise
-                    nested.commit()
+                    run(db, "RELEASE SAVEPOINT idumb_request")
         finally:
             if outer:
                 self._begin.sql = "BEGIN"
