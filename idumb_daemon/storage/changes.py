@@ -35,6 +35,9 @@ from idumb_daemon.storage.workspaces import decode_config
 log = logging.getLogger(__name__)
 
 CHANGE_LOG = "__idumb_changes"
+NOTIFY_CHANNEL = "idumb_changes"
+"""On PostgreSQL the change-log trigger also calls pg_notify on this channel,
+delivered at commit to every session LISTENing on the database."""
 SETTINGS = "settings"
 WORKSPACES = "workspace_config"
 _KEY_COLUMN = {SETTINGS: "key", WORKSPACES: "project_dir"}

@@ -10,16 +10,18 @@ import errno
 import logging
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import dataset
 import sqlalchemy.exc
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from idumb_daemon.storage.errors import (
     StorageBusy,
@@ -31,11 +33,18 @@ from idumb_daemon.storage.errors import (
 )
 from idumb_daemon.storage.sql import run
 
+if TYPE_CHECKING:
+    import psycopg
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+POSTGRES_DRIVER = "postgresql+psycopg"
+CONNECT_TIMEOUT = 5
+"""Seconds to reach a PostgreSQL server: an unreachable one is -31006, not a hang."""
+_SECRET_PARAMS = ("password", "sslpassword")
 
 
 def resolve_url(
@@ -67,8 +76,57 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def safe_url(url: str) -> str:
-    """The URL as it may be shown: never with its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL as it may be shown: never with its password, whether in the
+    user part or as a libpq `password` parameter."""
+    parsed = make_url(url)
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    # Rendered here rather than by SQLAlchemy, which would percent-encode the
+    # slashes of a socket folder (host=/run/postgresql) and our asterisks.
+    pairs = []
+    for name, values in parsed.query.items():
+        for value in (values,) if isinstance(values, str) else values:
+            text = "***" if name.lower() in _SECRET_PARAMS else quote(value, safe="/:,")
+            pairs.append(f"{quote(name, safe='')}={text}")
+    return shown + "?" + "&".join(pairs) if pairs else shown
+
+
+def engine_url(url: str) -> URL:
+    """The URL SQLAlchemy is given. `postgresql://` means psycopg 3, the
+    driver of our `postgres` extra, whichever SQLAlchemy picks by default
+    (psycopg2 before 2.1); an explicit driver is kept."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername=POSTGRES_DRIVER)
+    return parsed
+
+
+def postgres_connect_args(url: URL, busy_timeout: float) -> dict[str, Any]:
+    """psycopg settings beyond the URL's own, which win where they overlap.
+
+    lock_timeout is the busy timeout: a write waiting on another session's
+    lock fails with lock_not_available (-31001) as it does on SQLite, instead
+    of queueing every later request behind it.
+    """
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = CONNECT_TIMEOUT
+    # 0 would mean no limit at all.
+    lock = f"-c lock_timeout={max(1, round(busy_timeout * 1000))}"
+    given = url.query.get("options")
+    # The later -c wins: the URL's options come after ours.
+    args["options"] = f"{lock} {given}" if isinstance(given, str) else lock
+    return args
+
+
+def connect_postgres(url: str) -> psycopg.Connection[Any]:
+    """An autocommit psycopg connection outside the engine (LISTEN needs one
+    of its own), reading the URL exactly as the engine does."""
+    import psycopg
+
+    parsed = engine_url(url)
+    _args, params = parsed.get_dialect()().create_connect_args(parsed)
+    params.update(postgres_connect_args(parsed, DEFAULT_BUSY_TIMEOUT))
+    return psycopg.connect(**params, autocommit=True)
 
 
 def prepare_sqlite_file(path: Path) -> None:
@@ -166,8 +224,14 @@ class Database:
                 engine_kwargs["creator"] = lambda: sqlite3.connect(
                     read_only, uri=True, **connect_args
                 )
+        target = engine_url(url)
+        if self.dialect == "postgresql":
+            engine_kwargs["connect_args"] = postgres_connect_args(target, busy_timeout)
         self.db = dataset.Database(
-            url, ensure_schema=False, sqlite_wal_mode=False, engine_kwargs=engine_kwargs
+            target.render_as_string(hide_password=False),
+            ensure_schema=False,
+            sqlite_wal_mode=False,
+            engine_kwargs=engine_kwargs,
         )
         if self.dialect == "sqlite":
             event.listen(self.db.engine, "connect", self._on_connect)
@@ -334,11 +398,19 @@ def classify(exc: BaseException) -> StorageError | None:
                 return cls(str(orig).strip())
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return StorageUnavailable(str(orig).strip())
-    if isinstance(exc, sqlalchemy.exc.OperationalError):
+    if isinstance(exc, sqlalchemy.exc.OperationalError) or _is_psycopg(orig, "OperationalError"):
         # psycopg raises OperationalError without SQLSTATE when the server is
-        # unreachable.
+        # unreachable or the session has gone.
         return StorageUnavailable(str(orig).strip())
     return None
+
+
+def _is_psycopg(exc: BaseException, name: str) -> bool:
+    """Whether `exc` is psycopg's error class `name`; statements run on the
+    driver's own connection raise them unwrapped by SQLAlchemy. psycopg is
+    only loaded for a PostgreSQL URL, and without it none of its errors exist."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, getattr(psycopg, name))
 
 
 @contextmanager
@@ -348,8 +420,9 @@ def translate_errors() -> Iterator[None]:
         yield
     except StorageError:
         raise
-    except (sqlalchemy.exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
-        named = classify(exc)
+    except Exception as exc:
+        driver = isinstance(exc, sqlalchemy.exc.SQLAlchemyError | sqlite3.Error | OSError)
+        named = classify(exc) if driver or _is_psycopg(exc, "Error") else None
         if named is None:
             raise
         raise named from exc
