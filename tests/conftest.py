@@ -67,3 +67,16 @@ def pg_url(pg_cluster: pg.Cluster) -> Iterator[str]:
     name = pg_cluster.create_database()
     yield pg_cluster.url(name)
     pg_cluster.drop_database(name)
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """A fresh database on each backend in turn: a SQLite file in tmp_path,
+    then a database of its own on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return "sqlite:///" + str(db_path)
+    url: str = request.getfixturevalue("pg_url")
+    return url

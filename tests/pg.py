@@ -13,6 +13,7 @@ import itertools
 import os
 import pwd
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+
+from idumb_daemon.storage.database import sqlite_path
 
 PORT = 54329
 """Names the socket file (.s.PGSQL.54329) in the cluster's folder; no TCP port is opened."""
@@ -165,3 +168,17 @@ def execute(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(sql, params or None)
         return cursor.fetchall() if cursor.description else []
+
+
+def run_sql(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement as another program would, on either backend: a
+    SQLite file through the stdlib, PostgreSQL through psycopg. `?` placeholders."""
+    path = sqlite_path(url)
+    if path is None:
+        return execute(url, sql.replace("?", "%s"), *params)
+    conn = sqlite3.connect(path, timeout=TIMEOUT)
+    try:
+        with conn:
+            return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()

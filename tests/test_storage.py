@@ -1,5 +1,6 @@
-"""The storage layer in process, on real SQLite files: fast unit tests of
-every operation and of the file format the TypeScript app shares."""
+"""The storage layer in process: fast unit tests of every operation on both
+backends (a real SQLite file, a database on the session's PostgreSQL server),
+then what only a SQLite file has: the format the TypeScript app shares, WAL."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from idumb_daemon.contracts import UNSET, SettingInput, WorkspaceSetParams
 from idumb_daemon.storage import Storage
 from idumb_daemon.storage.database import resolve_url
 from idumb_daemon.storage.settings import prefix_upper_bound
+from tests.pg import run_sql
 
 T0 = 1_790_000_000
 
@@ -34,7 +36,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def storage(db_path: Path, clock: Clock) -> Iterator[Storage]:
+def storage(database_url: str, clock: Clock) -> Iterator[Storage]:
+    """Storage on each backend in turn."""
+    store = Storage(database_url, clock=clock)
+    store.open()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_storage(db_path: Path, clock: Clock) -> Iterator[Storage]:
+    """Storage on a SQLite file, for the tests about the file itself."""
     store = Storage(resolve_url(db=str(db_path)), clock=clock)
     store.open()
     yield store
@@ -61,26 +73,17 @@ def test_set_get_delete(storage: Storage, clock: Clock) -> None:
     assert storage.get("a") is None
 
 
-def test_stored_as_the_typescript_app_stores(storage: Storage, db_path: Path) -> None:
-    storage.set("k", "v")
-    storage.workspace_set(WorkspaceSetParams(project_dir="/p", name="P", config={"a": [1, "é"]}))
-    with raw(db_path) as conn:
-        assert conn.execute("SELECT typeof(updated_at), updated_at FROM settings").fetchone() == (
-            "integer",
-            T0,
-        )
-        config = conn.execute("SELECT config FROM workspace_config").fetchone()[0]
-    assert config == '{"a":[1,"é"]}'  # compact JSON text, as JSON.stringify writes it
-
-
-def test_rows_written_by_the_app_read_correctly(storage: Storage, db_path: Path) -> None:
-    with raw(db_path) as conn:
-        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', 1700000000)")
-        conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('n', 'z', NULL)")
-        conn.execute(
-            "INSERT INTO workspace_config (project_dir, name, last_opened, config) "
-            "VALUES ('/w', NULL, 1700000001, '{\"tabs\":2}')"
-        )
+def test_rows_written_by_another_program_read_correctly(
+    storage: Storage, database_url: str
+) -> None:
+    run_sql(database_url, "INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', ?)",
+            1700000000)
+    run_sql(database_url, "INSERT INTO settings (key, value, updated_at) VALUES ('n', 'z', NULL)")
+    run_sql(
+        database_url,
+        "INSERT INTO workspace_config (project_dir, name, last_opened, config) "
+        "VALUES ('/w', NULL, 1700000001, '{\"tabs\":2}')",
+    )
     assert storage.get("x") is not None and storage.get("x").updated_at == at(1700000000)  # type: ignore[union-attr]
     assert storage.get("n") is not None and storage.get("n").updated_at is None  # type: ignore[union-attr]
     ws = storage.workspace_get("/w")
@@ -187,25 +190,19 @@ def _hammer(url: str, worker: int, rounds: int) -> int:
         store.close()
 
 
-def test_concurrent_upserts_of_one_key_never_conflict(db_path: Path) -> None:
-    url = resolve_url(db=str(db_path))
-    Storage(url).open()  # migrate once up front: the race under test is the upsert
+def test_concurrent_upserts_of_one_key_never_conflict(database_url: str) -> None:
+    url = database_url
+    first = Storage(url)
+    first.open()  # migrate once up front: the race under test is the upsert
+    first.close()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         done = pool.starmap_async(_hammer, [(url, w, 150) for w in range(2)]).get(timeout=120)
     assert done == [150, 150]
-    with raw(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM settings").fetchone() == (1,)
-        value = conn.execute("SELECT value FROM settings").fetchone()[0]
+    assert run_sql(url, "SELECT count(*) FROM settings") == [(1,)]
+    assert run_sql(url, "SELECT count(*) FROM workspace_config") == [(1,)]
+    [(value,)] = run_sql(url, "SELECT value FROM settings")
     assert value in {"0-149", "1-149"}
-
-
-def test_wal_and_full_sync(storage: Storage, db_path: Path) -> None:
-    storage.set("k", "v")
-    with raw(db_path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    db = storage._ready().db  # the daemon's own connection
-    assert next(iter(db.query("PRAGMA synchronous")))["synchronous"] == 2  # FULL
 
 
 def test_config_object_survives_exactly(storage: Storage) -> None:
@@ -214,3 +211,28 @@ def test_config_object_survives_exactly(storage: Storage) -> None:
     got = storage.workspace_get("/c")
     assert got is not None and got.config == config
     assert json.dumps(got.config, sort_keys=True) == json.dumps(config, sort_keys=True)
+
+
+# --- SQLite file only ---------------------------------------------------------------
+
+
+def test_stored_as_the_typescript_app_stores(sqlite_storage: Storage, db_path: Path) -> None:
+    storage = sqlite_storage
+    storage.set("k", "v")
+    storage.workspace_set(WorkspaceSetParams(project_dir="/p", name="P", config={"a": [1, "é"]}))
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT typeof(updated_at), updated_at FROM settings").fetchone() == (
+            "integer",
+            T0,
+        )
+        config = conn.execute("SELECT config FROM workspace_config").fetchone()[0]
+    assert config == '{"a":[1,"é"]}'  # compact JSON text, as JSON.stringify writes it
+
+
+def test_wal_and_full_sync(sqlite_storage: Storage, db_path: Path) -> None:
+    storage = sqlite_storage
+    storage.set("k", "v")
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    db = storage._ready().db  # the daemon's own connection
+    assert next(iter(db.query("PRAGMA synchronous")))["synchronous"] == 2  # FULL
