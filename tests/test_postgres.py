@@ -102,7 +102,15 @@ def test_a_password_is_used_but_never_shown(
     assert wrong not in error["message"]
     assert wrong not in refused.result("daemon/status")["database"]
 
-    assert daemon.stop() == 0 and refused.stop() == 0
+    # As the README advises: the password outside the URL, where libpq finds it.
+    from_env = spawn(
+        "--database-url",
+        pg_cluster.url(pw_db, user=pg.PASSWORD_USER),
+        env={"PGPASSWORD": pg.PASSWORD},
+    )
+    assert from_env.result("settings/get", {"key": "k"})["value"] == "v"
+
+    assert daemon.stop() == 0 and refused.stop() == 0 and from_env.stop() == 0
     assert pg.PASSWORD.encode() not in daemon.stderr and wrong.encode() not in refused.stderr
 
 
