@@ -107,7 +107,7 @@ def test_no_input_reaches_sql_text(tmp_path: Path) -> None:
     finally:
         storage.close()
         event.remove(Engine, "before_cursor_execute", record)
-    assert len(texts) > 20
+    assert len(texts) >= 12  # a statement at least per operation: the hook saw them
     assert not [t for t in texts if "MARKER" in t]
 
 
