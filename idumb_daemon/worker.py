@@ -51,8 +51,11 @@ Outcome = tuple[Future[Any], Any, BaseException | None]
 
 
 def settle(outcomes: list[Outcome]) -> None:
-    """Settle futures in order; their callbacks run on the calling thread."""
+    """Settle futures in order; their callbacks run on the calling thread.
+    A job cancelled before it ran is in the list, already settled."""
     for future, result, error in outcomes:
+        if future.cancelled():
+            continue
         if error is None:
             future.set_result(result)
         else:
@@ -69,6 +72,10 @@ class StorageWorker:
         # Called on this thread with each batch's outcomes, in queue order.
         self.deliver: Callable[[list[Outcome]], None] = settle
         self._outcomes: list[Outcome] = []
+        # Inline reads (see submit) need `deliver` to settle on the thread
+        # that submits, through settle_here: the server turns them on.
+        self.inline_reads = False
+        self._in_flight = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -76,9 +83,31 @@ class StorageWorker:
     def submit(
         self, call: Callable[[Storage], Any], *, write: bool, alone: bool = False
     ) -> Future[Any]:
+        if self.inline_reads and not write and not alone and self._in_flight == 0:
+            return self._run_inline(call)
         job = Job(call=call, write=write, alone=alone)
+        self._in_flight += 1
         self._queue.put(job)
         return job.future
+
+    def settle_here(self, outcomes: list[Outcome]) -> None:
+        """Settle a delivered batch on the submitting thread."""
+        self._in_flight -= len(outcomes)
+        settle(outcomes)
+
+    def _run_inline(self, call: Callable[[Storage], Any]) -> Future[Any]:
+        """A read with nothing queued or unsettled before it runs now, on the
+        submitting thread's own connection: every earlier write is committed,
+        so it sees them, and it skips two thread hops. Only SQLite: there a
+        lone SELECT is its own transaction and pins no snapshot."""
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        result, error = _attempt(Job(call=call, write=False), self.storage, autocommit=True)
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+        return future
 
     def stop(self, timeout: float | None = None) -> None:
         """Finish every queued job, close storage, end the thread."""
@@ -109,6 +138,8 @@ class StorageWorker:
                 # can no longer be cancelled.
                 if item.future.set_running_or_notify_cancel():
                     batch.append(item)
+                else:
+                    self._outcomes.append((item.future, None, None))
                 if len(batch) >= MAX_GROUP:
                     break
                 try:
@@ -117,6 +148,7 @@ class StorageWorker:
                     break
             if batch:
                 self._run_batch(batch)
+            if self._outcomes:
                 outcomes, self._outcomes = self._outcomes, []
                 self.deliver(outcomes)
         try:
@@ -174,8 +206,13 @@ class StorageWorker:
             self._settle(job.future, result, error)
 
 
-def _attempt(job: Job, storage: Storage) -> tuple[Any, BaseException | None]:
+def _attempt(
+    job: Job, storage: Storage, *, autocommit: bool = False
+) -> tuple[Any, BaseException | None]:
     try:
+        if autocommit:
+            with storage.autocommit_reads():
+                return job.call(storage), None
         return job.call(storage), None
     except Exception as exc:
         return None, exc

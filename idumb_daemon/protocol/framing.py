@@ -9,7 +9,10 @@ streaming it, so a 1 GiB message never sits in memory.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import stat
 from collections.abc import Callable
 from typing import Final
 
@@ -124,6 +127,49 @@ def read_frames(fd: int, deliver: Callable[[list[Frame] | None], None]) -> None:
         frames = parser.feed(data)
         if frames:
             deliver(frames)
+
+
+def read_frames_on_loop(
+    fd: int, loop: asyncio.AbstractEventLoop, deliver: Callable[[list[Frame] | None], None]
+) -> Callable[[], None] | None:
+    """Read a pipe or socket on the event loop itself, as `read_frames` does in
+    a thread; returns a function that stops reading, or None when `fd` is not
+    pollable (a regular file, a terminal) and needs the thread.
+
+    No thread hop between a request arriving and its handling: that hop was
+    the largest part of a sequential round trip.
+    """
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return None
+    parser = FrameParser()
+    was_blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
+
+    def stop() -> None:
+        loop.remove_reader(fd)
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, was_blocking)
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            stop()
+            deliver(None)
+            return
+        # One chunk a call: the loop comes back while more is waiting, and
+        # meanwhile answers go out.
+        frames = parser.feed(data)
+        if frames:
+            deliver(frames)
+
+    loop.add_reader(fd, readable)
+    return stop
 
 
 def encode_frame(body: bytes) -> bytes:

@@ -27,7 +27,7 @@ from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage.database import sqlite_path
 from idumb_daemon.watcher import Watcher
-from idumb_daemon.worker import Outcome, StorageWorker, settle
+from idumb_daemon.worker import Outcome, StorageWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -135,9 +135,10 @@ class IdumbServer(JsonRPCServer):
 
         def settle_on_loop(outcomes: list[Outcome]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is ending
-                loop.call_soon_threadsafe(settle, outcomes)
+                loop.call_soon_threadsafe(self.worker.settle_here, outcomes)
 
         self.worker.deliver = settle_on_loop
+        self.worker.inline_reads = self.storage.backend == "sqlite"
         self.worker.start()
 
         def deliver(frames: list[framing.Frame] | None) -> None:
@@ -150,16 +151,19 @@ class IdumbServer(JsonRPCServer):
                 else:
                     protocol.receive(frame)
 
-        reader = threading.Thread(
-            target=framing.read_frames,
-            args=(stdin_fd, lambda frames: loop.call_soon_threadsafe(deliver, frames)),
-            name="stdin",
-            daemon=True,  # blocked in read(); the process may end without it
-        )
-        reader.start()
+        stop_reading = framing.read_frames_on_loop(stdin_fd, loop, deliver)
+        if stop_reading is None:
+            threading.Thread(
+                target=framing.read_frames,
+                args=(stdin_fd, lambda frames: loop.call_soon_threadsafe(deliver, frames)),
+                name="stdin",
+                daemon=True,  # blocked in read(); the process may end without it
+            ).start()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop, 0)
         await stopping.wait()
+        if stop_reading is not None:
+            stop_reading()
         await self.set_watching(False)
         await self._drain(protocol)
         output.flush()

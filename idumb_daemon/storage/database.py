@@ -263,7 +263,7 @@ class Database:
         outer = not db.in_transaction
         try:
             if outer:
-                self._check_file()
+                self.check_file()
                 self._begin.sql = "BEGIN IMMEDIATE" if write else "BEGIN"
                 self._lost = None
             with translate_errors():
@@ -312,7 +312,7 @@ class Database:
         raw = self.db.executable.connection.dbapi_connection
         return raw is None or bool(raw.in_transaction)
 
-    def _check_file(self) -> None:
+    def check_file(self) -> None:
         """Refuse to go on with a file deleted or replaced under us: SQLite
         would keep writing to the old inode, lost to everyone else."""
         if self.path is None or self._identity is None:
@@ -339,7 +339,7 @@ class Database:
 
     def _moved(self) -> bool:
         try:
-            self._check_file()
+            self.check_file()
         except StorageError:
             return True
         return False

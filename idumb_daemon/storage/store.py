@@ -10,6 +10,7 @@ and the lifecycle keep working.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,13 @@ from idumb_daemon.contracts import (
     WorkspaceSetParams,
 )
 from idumb_daemon.storage import changes, recovery, settings, workspaces
-from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, safe_url, sqlite_path
+from idumb_daemon.storage.database import (
+    DEFAULT_BUSY_TIMEOUT,
+    Database,
+    safe_url,
+    sqlite_path,
+    translate_errors,
+)
 from idumb_daemon.storage.errors import (
     SchemaTooNew,
     StorageBusy,
@@ -69,6 +76,7 @@ class Storage:
         self._schema_version: int | None = None
         self.wrote = False
         self._watching = False
+        self._local = threading.local()
         self._feed: changes.Feed | None = None
 
     @property
@@ -120,8 +128,30 @@ class Storage:
             raise StorageUnavailable("storage is not open")
         return self._database
 
+    @contextmanager
+    def autocommit_reads(self) -> Iterator[None]:
+        """On this thread, run reads as lone statements outside any explicit
+        transaction (SQLite only: each is then its own transaction). Every
+        read operation is one statement, so it sees one consistent state."""
+        self._local.autocommit = True
+        try:
+            yield
+        finally:
+            self._local.autocommit = False
+
     def _run(self, write: bool, op: Callable[[dataset.Database], T]) -> T:
         database = self._ready()
+        if not write and getattr(self._local, "autocommit", False):
+            with self._guard(database), translate_errors():
+                database.check_file()
+                try:
+                    return op(database.db)
+                finally:
+                    # A statement through SQLAlchemy begins a transaction
+                    # implicitly; left open it would pin this thread's
+                    # snapshot and hide every later commit.
+                    if database.db.executable.in_transaction():
+                        database.db.executable.rollback()
         with self._guard(database), self._transaction(database, write) as db:
             result = op(db)
         if write:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import dataset
 
 from idumb_daemon.contracts import UNSET, WorkspaceConfig, WorkspaceSetParams
 from idumb_daemon.storage.settings import to_time
+from idumb_daemon.storage.sql import run
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,20 @@ def decode_config(text: str | None, project_dir: str) -> dict[str, Any] | None:
     return value
 
 
-def _workspace(row: Mapping[str, Any]) -> WorkspaceConfig:
+def _workspace(row: tuple[Any, ...]) -> WorkspaceConfig:
+    project_dir, name, last_opened, config = row
     return WorkspaceConfig(
-        project_dir=row["project_dir"],
-        name=row["name"],
-        last_opened=to_time(row["last_opened"]),
-        config=decode_config(row["config"], row["project_dir"]),
+        project_dir=project_dir,
+        name=name,
+        last_opened=to_time(last_opened),
+        config=decode_config(config, project_dir),
     )
 
 
 def get(db: dataset.Database, project_dir: str) -> WorkspaceConfig | None:
-    sql = f"SELECT {_COLUMNS} FROM workspace_config WHERE project_dir = :p"
-    for row in db.query(sql, p=project_dir):
-        return _workspace(row)
-    return None
+    sql = f"SELECT {_COLUMNS} FROM workspace_config WHERE project_dir = ?"
+    row = run(db, sql, (project_dir,)).fetchone()
+    return None if row is None else _workspace(row)
 
 
 def _upsert(db: dataset.Database, project_dir: str, values: dict[str, Any]) -> WorkspaceConfig:
@@ -61,12 +61,12 @@ def _upsert(db: dataset.Database, project_dir: str, values: dict[str, Any]) -> W
     # With no field given, a no-op update: the row exists afterwards either way.
     touched = list(values) or ["project_dir"]
     updates = ", ".join(f"{c} = excluded.{c}" for c in touched)
-    db.query(
+    run(
+        db,
         f"INSERT INTO workspace_config ({', '.join(columns)}) "
-        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)}) "
         f"ON CONFLICT (project_dir) DO UPDATE SET {updates}",
-        project_dir=project_dir,
-        **values,
+        (project_dir, *values.values()),
     )
     stored = get(db, project_dir)
     assert stored is not None, "row upserted in this transaction"
@@ -89,11 +89,11 @@ def open_(db: dataset.Database, project_dir: str, now: int) -> WorkspaceConfig:
 def list_recent(db: dataset.Database, *, collate: str, limit: int) -> list[WorkspaceConfig]:
     sql = (
         f"SELECT {_COLUMNS} FROM workspace_config "
-        f"ORDER BY last_opened IS NULL, last_opened DESC, project_dir{collate} LIMIT :limit"
+        f"ORDER BY last_opened IS NULL, last_opened DESC, project_dir{collate} LIMIT ?"
     )
-    return [_workspace(row) for row in db.query(sql, limit=limit)]
+    return [_workspace(row) for row in run(db, sql, (limit,))]
 
 
 def delete(db: dataset.Database, project_dir: str) -> bool:
-    sql = "DELETE FROM workspace_config WHERE project_dir = :p RETURNING id"
-    return bool(list(db.query(sql, p=project_dir)))
+    sql = "DELETE FROM workspace_config WHERE project_dir = ?"
+    return bool(run(db, sql, (project_dir,)).rowcount)
