@@ -8,13 +8,20 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
+from idumb_daemon.storage import Storage
+from idumb_daemon.storage.database import Database
+from idumb_daemon.storage.errors import StorageFull
+from idumb_daemon.worker import StorageWorker
 from tests.conftest import DaemonFactory
 from tests.reliability import (
     digest,
@@ -164,6 +171,82 @@ def test_size_cap_stand_in_for_a_full_disk_is_31003_and_recovers(
     _assert_all_there(again, acked)
     assert again.stop() == 0
     assert integrity(db_path) == [("ok",)]
+
+
+def test_a_write_failing_mid_group_leaves_no_write_of_that_group_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """SQLite rolls a whole transaction back on SQLITE_FULL, savepoints and
+    all: a write that succeeded earlier in the same group commit is gone too,
+    and must not be acknowledged."""
+
+    def cap(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.execute("PRAGMA max_page_count=80")
+
+    event.listen(Engine, "connect", cap)
+    worker = StorageWorker(Storage("sqlite:///" + str(tmp_path / "capped.db")))
+    worker.start()
+    try:
+        for n in range(200):
+            filled = worker.submit(lambda s, n=n: s.set(f"fill.{n}", "f" * 20_000), write=True)
+            if isinstance(filled.exception(WAIT), StorageFull):
+                break
+        else:
+            raise AssertionError("never full")
+        gate = threading.Event()
+        worker.submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
+        group = {
+            "before": worker.submit(lambda s: s.set("before", "small"), write=True),
+            "big": worker.submit(lambda s: s.set("big", "b" * 400_000), write=True),
+            "after": worker.submit(lambda s: s.set("after", "small"), write=True),
+        }
+        gate.set()
+        errors = {key: future.exception(WAIT) for key, future in group.items()}
+        assert isinstance(errors["big"], StorageFull), errors
+        for key, error in errors.items():
+            stored = worker.submit(lambda s, key=key: s.get(key), write=False).result(WAIT)
+            assert error is not None or stored is not None, f"{key} acknowledged, then lost"
+    finally:
+        worker.stop(WAIT)
+        event.remove(Engine, "connect", cap)
+
+
+def test_a_transaction_sqlite_rolled_back_refuses_its_later_savepoints_and_commit(
+    tmp_path: Path,
+) -> None:
+    """Where SQLITE_FULL takes the whole transaction (a statement without a
+    statement journal, as here; I/O errors always), the savepoints of the
+    steps before it are gone: the next steps and the commit must fail too,
+    not run (and be acknowledged) outside any transaction."""
+
+    def cap(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.execute("PRAGMA max_page_count=40")
+
+    database = Database("sqlite:///" + str(tmp_path / "lost.db"))
+    event.listen(database.db.engine, "connect", cap)
+    try:
+        with database.transaction(write=True) as db:
+            db.query("CREATE TABLE t (x TEXT)")
+        for n in range(100):
+            try:
+                with database.transaction(write=True) as db:
+                    db.query("INSERT INTO t VALUES (:x)", x=f"{n}" * 20_000)
+            except StorageFull:
+                break
+        with pytest.raises(StorageFull), database.transaction(write=True):
+            with database.transaction(write=True) as db:
+                db.query("INSERT INTO t VALUES ('before')")
+            with pytest.raises(StorageFull), database.transaction(write=True) as db:
+                db.query("INSERT INTO t VALUES (:x)", x="b" * 400_000)
+            with pytest.raises(StorageFull), database.transaction(write=True) as db:
+                db.query("INSERT INTO t VALUES ('after')")
+        with database.transaction(write=False) as db:
+            assert list(db.query("SELECT x FROM t WHERE length(x) < 10")) == []
+        with database.transaction(write=True) as db:  # and the connection goes on
+            db.query("DELETE FROM t WHERE rowid = 1")
+            db.query("INSERT INTO t VALUES ('fits again')")
+    finally:
+        database.close()
 
 
 def test_file_replaced_or_deleted_under_a_running_daemon(
