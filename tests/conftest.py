@@ -80,3 +80,28 @@ def database_url(request: pytest.FixtureRequest, db_path: Path) -> str:
         return "sqlite:///" + str(db_path)
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database for a module's shared daemon, on each backend in turn."""
+    if request.param == "sqlite":
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("shared") / "idumb.db")
+        return
+    cluster: pg.Cluster = request.getfixturevalue("pg_cluster")
+    cluster.ensure_running()
+    name = cluster.create_database()
+    yield cluster.url(name)
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def spawn_any(spawn: DaemonFactory, database_url: str) -> DaemonFactory:
+    """Start daemons on `database_url`: the test runs on each backend in turn."""
+
+    def start(*args: str, **kw: object) -> Wire:
+        return spawn("--database-url", database_url, *args, **kw)
+
+    return start
