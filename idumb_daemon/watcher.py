@@ -195,9 +195,7 @@ class Watcher:
         """Follow changes from this point in request order; the future is done
         once the storage thread has marked it (it fails when storage does,
         and the first look then starts following)."""
-        started: Future[None] = self._worker.submit(
-            lambda s: s.watch(True), write=False, alone=True
-        )
+        started: Future[None] = self._worker.submit_alone(lambda s: s.watch(True))
         self._poller.start()
         return started
 
@@ -207,7 +205,7 @@ class Watcher:
             return
         self._stopped = True
         self._poller.stop()
-        self._worker.submit(lambda s: s.watch(False), write=False, alone=True)
+        self._worker.submit_alone(lambda s: s.watch(False))
 
     def _wake_threadsafe(self) -> None:
         # RuntimeError: the loop is closed, the daemon is ending.
@@ -222,7 +220,7 @@ class Watcher:
             return
         self._looking = True
         self._again = False
-        job = self._worker.submit(Storage.collect_changes, write=False, alone=True)
+        job = self._worker.submit_alone(Storage.collect_changes)
         job.add_done_callback(self._looked)
 
     def _looked(self, job: Future[Changes]) -> None:

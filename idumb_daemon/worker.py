@@ -23,7 +23,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
@@ -31,6 +31,7 @@ from idumb_daemon.storage import Storage
 from idumb_daemon.storage.errors import MigrationChecksumMismatch, StorageBusy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bounds the latency a write can add to the group it joins.
 MAX_GROUP: Final = 256
@@ -46,6 +47,40 @@ class Job:
 
 
 _STOP: Final = object()
+
+
+@attrs.frozen
+class Done(Generic[T]):
+    """An outcome known at once (a read run inline): the part of a settled
+    Future's interface the protocol uses, without the lock and condition a
+    Future builds, which cost more than the read itself."""
+
+    value: T | None = None
+    error: BaseException | None = None
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def exception(self) -> BaseException | None:
+        return self.error
+
+    def result(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+    def add_done_callback(self, fn: Callable[[Done[T]], object]) -> None:
+        fn(self)
+
+
+Pending = Future[T] | Done[T]
+"""What a storage call returns: queued (a Future) or already done."""
 
 Outcome = tuple[Future[Any], Any, BaseException | None]
 
@@ -80,12 +115,17 @@ class StorageWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(
-        self, call: Callable[[Storage], Any], *, write: bool, alone: bool = False
-    ) -> Future[Any]:
-        if self.inline_reads and not write and not alone and self._in_flight == 0:
+    def submit(self, call: Callable[[Storage], T], *, write: bool) -> Pending[T]:
+        """Queue a storage call, or run a read at once when nothing is ahead of it."""
+        if self.inline_reads and not write and self._in_flight == 0:
             return self._run_inline(call)
-        job = Job(call=call, write=write, alone=alone)
+        return self._enqueue(Job(call=call, write=write))
+
+    def submit_alone(self, call: Callable[[Storage], T]) -> Future[T]:
+        """Queue a call that never joins a group commit: it sees only committed state."""
+        return self._enqueue(Job(call=call, write=False, alone=True))
+
+    def _enqueue(self, job: Job) -> Future[Any]:
         self._in_flight += 1
         self._queue.put(job)
         return job.future
@@ -95,19 +135,13 @@ class StorageWorker:
         self._in_flight -= len(outcomes)
         settle(outcomes)
 
-    def _run_inline(self, call: Callable[[Storage], Any]) -> Future[Any]:
+    def _run_inline(self, call: Callable[[Storage], T]) -> Done[T]:
         """A read with nothing queued or unsettled before it runs now, on the
         submitting thread's own connection: every earlier write is committed,
         so it sees them, and it skips two thread hops. Only SQLite: there a
         lone SELECT is its own transaction and pins no snapshot."""
-        future: Future[Any] = Future()
-        future.set_running_or_notify_cancel()
         result, error = _attempt(Job(call=call, write=False), self.storage, autocommit=True)
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-        return future
+        return Done(result, error)
 
     def stop(self, timeout: float | None = None) -> None:
         """Finish every queued job, close storage, end the thread."""

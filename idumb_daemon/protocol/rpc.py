@@ -29,6 +29,7 @@ from idumb_daemon import contracts
 from idumb_daemon.protocol import errors
 from idumb_daemon.protocol.framing import encode_frame
 from idumb_daemon.storage.errors import StorageError
+from idumb_daemon.worker import Done
 
 if TYPE_CHECKING:
     from pygls.server import JsonRPCServer
@@ -247,20 +248,16 @@ class IdumbProtocol(JsonRPCProtocol):
         try:
             result = handler(params)
         except Exception as exc:
-            failed: Future[Any] = Future()
-            failed.set_exception(exc)
-            done(failed)
+            done(Done(error=exc))
             return None
-        if isinstance(result, Future):
+        if isinstance(result, Future | Done):
             result.add_done_callback(done)
             return result
         if inspect.iscoroutine(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(done)
             return task
-        finished: Future[Any] = Future()
-        finished.set_result(result)
-        done(finished)
+        done(Done(result))
         return None
 
     def _notification(self, method: str, message: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage.database import sqlite_path
 from idumb_daemon.watcher import Watcher
-from idumb_daemon.worker import Outcome, StorageWorker
+from idumb_daemon.worker import Outcome, Pending, StorageWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,13 +44,14 @@ class IdumbServer(JsonRPCServer):
         super().__init__(IdumbProtocol, contracts.make_converter)
         self.storage = storage
         self.worker = StorageWorker(storage)
-        self._opened: Future[None] = self.worker.submit(lambda _s: None, write=False)
+        # The first job: done once the storage thread has tried to open.
+        self._opened: Future[None] = self.worker.submit_alone(lambda _s: None)
         self._watcher: Watcher | None = None
         self.exit_code: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
 
-    def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Future[T]:
+    def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Pending[T]:
         """Queue one storage operation on the storage thread, in arrival order;
         its Future is settled on the event loop."""
         return self.worker.submit(op, write=write)
