@@ -1,4 +1,8 @@
-"""Limits at their edges and every error code reachable from input, with its `data`."""
+"""Limits at their edges and every error code reachable from input, with its `data`.
+
+The daemon-backed tests run on each backend in turn (a SQLite file, then a
+PostgreSQL database); the one that holds SQLite's write lock is SQLite's alone.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,17 @@ import pytest
 from idumb_daemon.contracts import SettingsGetParams
 from idumb_daemon.protocol.server import IdumbServer
 from idumb_daemon.storage import Storage
+from idumb_daemon.storage.database import sqlite_path
 from tests.conftest import DaemonFactory
-from tests.wire import Wire, frame, parse_frames, sqlite_exec
+from tests.pg import run_sql
+from tests.wire import Wire, frame, parse_frames
 
 MIB = 1_048_576
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
-    wire = Wire(["--db", str(tmp_path_factory.mktemp("errors") / "idumb.db")])
+def shared(module_database_url: str) -> Iterator[Wire]:
+    wire = Wire(["--database-url", module_database_url])
     yield wire
     assert wire.stop() == 0
 
@@ -293,15 +299,27 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_schema_too_new_refuses_and_writes_nothing(spawn: DaemonFactory, db_path: Path) -> None:
-    first = spawn()
+def stored(url: str) -> object:
+    """All a database holds: the bytes of a SQLite file's folder (so not even a
+    -wal appears), or every row of a PostgreSQL database's tables."""
+    path = sqlite_path(url)
+    if path is not None:
+        return snapshot(path.parent)
+    tables = ("settings", "workspace_config", "__idumb_migrations", "__idumb_changes")
+    return [run_sql(url, f"SELECT * FROM {table} ORDER BY 1") for table in tables]
+
+
+def test_schema_too_new_refuses_and_writes_nothing(
+    spawn_any: DaemonFactory, database_url: str
+) -> None:
+    first = spawn_any()
     first.result("settings/set", {"key": "kept", "value": "1"})
     supported = first.result("daemon/status")["schemaVersion"]
     assert first.stop() == 0
-    sqlite_exec(db_path, "INSERT INTO __idumb_migrations VALUES (99, 'future', 'abc', 1)")
-    before = snapshot(db_path.parent)
+    run_sql(database_url, "INSERT INTO __idumb_migrations VALUES (99, 'future', 'abc', 1)")
+    before = stored(database_url)
 
-    daemon = spawn()
+    daemon = spawn_any()
     expected = {"reason": "schema_too_new", "databaseVersion": 99,
                 "supportedVersion": supported}
     for method, params in (
@@ -321,11 +339,12 @@ def test_schema_too_new_refuses_and_writes_nothing(spawn: DaemonFactory, db_path
     assert status["schemaVersion"] == 99
     assert daemon.result("daemon/watch", {"enabled": False}) == {"watching": False}
     assert daemon.stop() == 0
-    assert snapshot(db_path.parent) == before
-    assert sqlite_exec(db_path, "SELECT key, value FROM settings") == [("kept", "1")]
+    assert stored(database_url) == before
+    assert run_sql(database_url, "SELECT key, value FROM settings") == [("kept", "1")]
 
 
 def test_cancel_answers_a_request_that_has_not_started(spawn: DaemonFactory, db_path: Path) -> None:
+    # SQLite only: it holds SQLite's write lock.
     # Hold the write lock before the daemon starts: its storage thread blocks
     # in opening (migrating) the database, so every request queues behind it,
     # deterministically not started.
