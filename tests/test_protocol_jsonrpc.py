@@ -1,6 +1,7 @@
 """JSON-RPC 2.0 in full and the LSP base framing: the specification's examples adapted
 to our methods, batches, invalid requests, ids, headers, oversize bodies, and an
-LSP client's handshake."""
+LSP client's handshake. Each test runs on both backends (a SQLite file, then a
+PostgreSQL database): requests and batches reach storage."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
-    wire = Wire(["--db", str(tmp_path_factory.mktemp("jsonrpc") / "idumb.db")])
+def shared(module_database_url: str) -> Iterator[Wire]:
+    wire = Wire(["--database-url", module_database_url])
     yield wire
     assert wire.stop() == 0
 
@@ -362,8 +363,8 @@ def vscode_frame(message: Any) -> bytes:
             b"\r\n\r\n" % len(body)) + body
 
 
-def test_vscode_jsonrpc_style_client(spawn: DaemonFactory) -> None:
-    daemon = spawn()
+def test_vscode_jsonrpc_style_client(spawn_any: DaemonFactory) -> None:
+    daemon = spawn_any()
     daemon.send_raw(vscode_frame({
         "jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {
@@ -396,7 +397,8 @@ def test_vscode_jsonrpc_style_client(spawn: DaemonFactory) -> None:
     assert daemon.wait() == 0
 
 
-def test_no_handshake_and_after_shutdown_only_errors(daemon: Wire) -> None:
+def test_no_handshake_and_after_shutdown_only_errors(spawn_any: DaemonFactory) -> None:
+    daemon = spawn_any()
     response = daemon.call("settings/set", {"key": "k", "value": "v"}, msg_id="first")
     assert response["id"] == "first" and response["result"]["value"] == "v"
     assert daemon.result("initialize", {})["serverInfo"]["name"] == "idumb-daemon"
