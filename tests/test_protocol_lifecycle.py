@@ -1,5 +1,7 @@
 """Lifecycle: how the daemon ends and with what status, client-process watching,
-logging that never touches the protocol stream, and stray prints."""
+logging that never touches the protocol stream, and stray prints. Endings and
+logging run on both backends (a SQLite file, then a PostgreSQL database);
+client-process watching and stray prints do not involve storage and run once."""
 
 from __future__ import annotations
 
@@ -62,9 +64,9 @@ ENDINGS: dict[str, tuple[Callable[[Wire], None], int]] = {
 }
 
 
-def test_exit_statuses_and_acknowledged_writes_survive(spawn: DaemonFactory) -> None:
+def test_exit_statuses_and_acknowledged_writes_survive(spawn_any: DaemonFactory) -> None:
     # Every ending at once, five daemons sharing one database; then one reader.
-    writers = {name: spawn() for name in ENDINGS}
+    writers = {name: spawn_any() for name in ENDINGS}
     for name, wire in writers.items():
         assert wire.result("settings/set", {"key": name, "value": "written"})["value"]
         wire.result("workspaceConfig/open", {"projectDir": "/p/" + name.replace(" ", "-")})
@@ -86,7 +88,7 @@ def test_exit_statuses_and_acknowledged_writes_survive(spawn: DaemonFactory) -> 
     assert len(eof) == 51 and eof[-1]["id"] == "eof-get"
     assert eof[-1]["result"]["value"] == "49"
 
-    reader = spawn()
+    reader = spawn_any()
     for name in ENDINGS:
         assert reader.result("settings/get", {"key": name})["value"] == "written"
     opened = reader.result("workspaceConfig/list")
@@ -132,8 +134,8 @@ def some_traffic(wire: Wire, secret: str) -> None:
                          "params": {"key": "\x00", "value": secret}}))
 
 
-def test_debug_logging_keeps_stdout_clean(spawn: DaemonFactory) -> None:
-    daemon = spawn("--log-level", "debug")
+def test_debug_logging_keeps_stdout_clean(spawn_any: DaemonFactory) -> None:
+    daemon = spawn_any("--log-level", "debug")
     some_traffic(daemon, "debug-secret")
     assert daemon.stop() == 0
     messages = parse_frames(finish(daemon))
@@ -141,9 +143,9 @@ def test_debug_logging_keeps_stdout_clean(spawn: DaemonFactory) -> None:
     assert b"DEBUG" in daemon.stderr
 
 
-def test_log_file(spawn: DaemonFactory, tmp_path: Path) -> None:
+def test_log_file(spawn_any: DaemonFactory, tmp_path: Path) -> None:
     log_file = tmp_path / "daemon.log"
-    daemon = spawn("--log-level", "debug", "--log-file", str(log_file))
+    daemon = spawn_any("--log-level", "debug", "--log-file", str(log_file))
     some_traffic(daemon, "file-secret")
     assert daemon.stop() == 0
     parse_frames(finish(daemon))
@@ -151,8 +153,8 @@ def test_log_file(spawn: DaemonFactory, tmp_path: Path) -> None:
     assert b"DEBUG" not in daemon.stderr
 
 
-def test_stored_values_never_reach_the_log_at_default_level(spawn: DaemonFactory) -> None:
-    daemon = spawn()
+def test_stored_values_never_reach_the_log_at_default_level(spawn_any: DaemonFactory) -> None:
+    daemon = spawn_any()
     secret = "hunter2-token"
     some_traffic(daemon, secret)
     assert daemon.stop() == 0
