@@ -78,12 +78,19 @@ class Cluster:
         self._running = False
 
     def _pg(self, program: str, *args: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             [*self._as_postgres, str(self.bin / program), *args],
-            check=True,
             capture_output=True,
             timeout=TIMEOUT,
         )
+        if done.returncode != 0:
+            log = self.folder / "log"
+            server = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+            raise RuntimeError(
+                f"{program} failed ({done.returncode}):\n"
+                f"{done.stdout.decode(errors='replace')}{done.stderr.decode(errors='replace')}"
+                f"{server}"
+            )
 
     def init(self) -> None:
         self._pg("initdb", "-D", str(self.data), "--auth=trust", "-U", SUPERUSER, "--no-sync")
