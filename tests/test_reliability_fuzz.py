@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.conftest import DaemonFactory
 from tests.reliability import proc_status
 from tests.wire import Wire
@@ -356,8 +354,6 @@ def test_a_message_over_16_mib_is_discarded_without_holding_it(spawn: DaemonFact
     assert daemon.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="framing.py drops the bytes read after a header block "
-                   "over 64 KiB, and with them the next message (reported; not this suite's file)")
 def test_an_over_long_header_block_is_skipped_and_the_next_message_served(
     spawn: DaemonFactory,
 ) -> None:

@@ -41,6 +41,8 @@ class FrameParser:
         self._buf = bytearray()
         self._skip = 0  # bytes of an oversized body still to discard
         self._length: int | None = None  # body length once its header is read
+        # Inside a header block too long to keep: drop it up to its end.
+        self._in_long_header = False
 
     def feed(self, data: bytes) -> list[Frame]:
         frames: list[Frame] = []
@@ -56,7 +58,7 @@ class FrameParser:
             frames.append(frame)
 
     def _next(self) -> Frame | None:
-        if self._skip:
+        if self._skip or (self._in_long_header and not self._leave_long_header()):
             return None
         buf = self._buf
         if self._length is None:
@@ -84,7 +86,10 @@ class FrameParser:
             end, sep = lf_end, 2
         if end == -1:
             if len(buf) > MAX_HEADER + 4:
-                del buf[:]
+                # Answered now, skipped up to its end as it arrives: only the
+                # last bytes are kept, in case the end is split across reads.
+                del buf[:-3]
+                self._in_long_header = True
                 return FrameError("header block too long")
             return None
         length = _content_length(bytes(buf[:end]))
@@ -98,6 +103,19 @@ class FrameParser:
             return FrameError(f"message of {length} bytes is over the 16 MiB limit")
         self._length = length
         return None
+
+
+    def _leave_long_header(self) -> bool:
+        """Drop the rest of an over-long header block; True once past its end."""
+        buf = self._buf
+        ends = [(i, n) for i, n in ((buf.find(b"\r\n\r\n"), 4), (buf.find(b"\n\n"), 2)) if i != -1]
+        if not ends:
+            del buf[:-3]
+            return False
+        end, sep = min(ends)
+        del buf[: end + sep]
+        self._in_long_header = False
+        return True
 
 
 def _content_length(header: bytes) -> int | None:
