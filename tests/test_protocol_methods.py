@@ -99,18 +99,19 @@ def test_awkward_keys_round_trip(shared: Wire, key: str) -> None:
     assert listed["key"] == key
 
 
-def test_value_is_kept_exactly(
-    shared: Wire, shared_db: str, request: pytest.FixtureRequest
-) -> None:
-    if shared_db.startswith("postgresql"):
-        # Strict: passes the day it is fixed, and then must lose this marker.
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "PostgreSQL text cannot hold U+0000: a value with NUL is -32603 today; "
-            "PROTOCOL.md allows it, a fix needs a decision (refuse as -32602, or store it)"
-        )))
-    value = ' \t\n"\\ {"json": [1, 2]} é 中 😀 \u2028 \x00 '
+def test_value_is_kept_exactly(shared: Wire, shared_db: str) -> None:
+    value = ' \t\n"\\ {"json": [1, 2]} é 中 😀 \u2028 '
     shared.result("settings/set", {"key": "m.exact", "value": value})
     assert shared.result("settings/get", {"key": "m.exact"})["value"] == value
+    with_nul = value + "\x00"
+    if shared_db.startswith("postgresql"):
+        # PostgreSQL's text refuses U+0000: a clear -32602, the daemon goes on.
+        error = shared.error("settings/set", {"key": "m.exact", "value": with_nul})
+        assert error["code"] == -32602 and "U+0000" in error["message"]
+        assert shared.result("settings/get", {"key": "m.exact"})["value"] == value
+    else:
+        shared.result("settings/set", {"key": "m.exact", "value": with_nul})
+        assert shared.result("settings/get", {"key": "m.exact"})["value"] == with_nul
 
 
 def test_get_all_prefix_is_literal_and_case_sensitive(shared: Wire) -> None:

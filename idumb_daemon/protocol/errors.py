@@ -12,6 +12,7 @@ from idumb_daemon.storage.errors import (
     StorageFull,
     StorageReadOnly,
     StorageUnavailable,
+    TextNotStorable,
 )
 
 PARSE_ERROR: Final = -32700
@@ -49,6 +50,14 @@ class RpcError(Exception):
 
 
 def storage_error(exc: StorageError) -> RpcError:
+    if isinstance(exc, TextNotStorable):
+        # A limit of the backend, so an invalid-params error like any other
+        # limit; the field is not known down in storage.
+        return RpcError(
+            INVALID_PARAMS,
+            f"invalid params: {exc}",
+            {"errors": [{"path": "", "message": str(exc)}]},
+        )
     code = next(
         (code for cls, code in STORAGE_CODES.items() if isinstance(exc, cls)), INTERNAL_ERROR
     )

@@ -47,6 +47,13 @@ class StorageUnavailable(StorageError):
     reason = "unavailable"
 
 
+class TextNotStorable(StorageError):
+    """The backend cannot hold this text: PostgreSQL's text type refuses
+    U+0000, which PROTOCOL.md allows and SQLite stores."""
+
+    reason = "not_storable"
+
+
 class SchemaTooNew(StorageError):
     """The database was migrated by a newer daemon; this one writes nothing."""
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import dataset
 
+from idumb_daemon.storage.errors import TextNotStorable
+
 
 @cache
 def _pyformat(sql: str) -> str:
@@ -30,4 +32,6 @@ def run(db: dataset.Database, sql: str, params: Sequence[Any] = ()) -> Any:
     assert conn is not None, "dataset's connection is open"
     if db.is_postgres:
         sql = _pyformat(sql)
+        if any(isinstance(p, str) and "\x00" in p for p in params):
+            raise TextNotStorable("PostgreSQL cannot store U+0000 (NUL) in text")
     return conn.execute(sql, params)
