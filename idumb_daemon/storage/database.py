@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -238,7 +239,7 @@ class Database:
             event.listen(self.db.engine, "begin", self._on_begin)
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal(dbapi_conn)
         # FULL: a write is acknowledged only once the WAL is synced.
         dbapi_conn.execute("PRAGMA synchronous=FULL")
         # A checkpoint every 32 pages (128 KiB) of WAL, not SQLite's 1000
@@ -248,6 +249,24 @@ class Database:
         dbapi_conn.execute("PRAGMA wal_autocheckpoint=32")
         dbapi_conn.execute("PRAGMA journal_size_limit=262144")
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, waiting up to the busy timeout for the lock.
+
+        SQLite answers SQLITE_BUSY at once, without its busy handler, when
+        the journal mode cannot change because another connection is using
+        a fresh file (two daemons starting together): retry until the
+        busy timeout, as any other lock wait."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (5, 6)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
 
     def _on_begin(self, conn: Any) -> None:
         conn.exec_driver_sql(getattr(self._begin, "sql", "BEGIN"))
