@@ -126,16 +126,6 @@ def integrity(path: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def query(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """One statement on the file, committed, as another program would run it."""
-    conn = sqlite3.connect(path, timeout=WAIT)
-    try:
-        with conn:
-            return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
 def proc_status(pid: int, field: str) -> int:
     """A kB figure of /proc/PID/status (VmRSS, VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

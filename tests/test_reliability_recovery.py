@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DaemonFactory
-from tests.reliability import digest, integrity, pipeline, query, seed
+from tests.reliability import digest, integrity, pipeline, seed
+from tests.wire import sqlite_exec as query
 
 PAGE = 4096
 BULK = {f"bulk.{n:04d}": f"MARKER-{n:04d} " + "b" * 300 for n in range(200)}

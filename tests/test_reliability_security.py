@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from idumb_daemon.contracts import SettingInput, WorkspaceSetParams
 from idumb_daemon.storage import Storage
 from tests.conftest import DaemonFactory
-from tests.reliability import launcher, pipeline, query
+from tests.reliability import launcher, pipeline
+from tests.wire import sqlite_exec as query
 
 SQL_KEYS = [
     "'; DROP TABLE settings; --",
