@@ -250,9 +250,14 @@ class IdumbProtocol(JsonRPCProtocol):
         except Exception as exc:
             done(Done(error=exc))
             return None
-        if isinstance(result, Future | Done):
+        if isinstance(result, Done):
+            done(result)
+            return None  # finished: nothing to cancel, nothing to keep
+        if isinstance(result, Future):
             result.add_done_callback(done)
-            return result
+            # Kept for a cancel only while it can still be cancelled; one
+            # already settled has had `done` called and is not kept.
+            return None if result.done() else result
         if inspect.iscoroutine(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(done)
