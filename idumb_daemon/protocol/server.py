@@ -134,9 +134,13 @@ class IdumbServer(JsonRPCServer):
 
         self.worker.on_fatal = fatal
 
+        def settle_and_send(outcomes: list[Outcome]) -> None:
+            self.worker.settle_here(outcomes)
+            output.flush()
+
         def settle_on_loop(outcomes: list[Outcome]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is ending
-                loop.call_soon_threadsafe(self.worker.settle_here, outcomes)
+                loop.call_soon_threadsafe(settle_and_send, outcomes)
 
         self.worker.deliver = settle_on_loop
         self.worker.inline_reads = self.storage.backend == "sqlite"
@@ -151,6 +155,9 @@ class IdumbServer(JsonRPCServer):
                     protocol.reject_frame(frame.message)
                 else:
                     protocol.receive(frame)
+            # Answers ready now (reads done inline) leave at once, not a
+            # turn of the loop later.
+            output.flush()
 
         stop_reading = framing.read_frames_on_loop(stdin_fd, loop, deliver)
         if stop_reading is None:
@@ -198,10 +205,12 @@ class Output:
 
     def write(self, data: bytes) -> None:
         if not self._chunks:
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self.flush)  # unless flushed before then
         self._chunks.append(data)
 
     def flush(self) -> None:
+        if not self._chunks:
+            return
         data = memoryview(b"".join(self._chunks))
         self._chunks.clear()
         while data and not self._broken:
