@@ -1,0 +1,91 @@
+"""Group commit in the storage worker: order, durability before
+acknowledgement, and a failing write failing only itself."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from idumb_daemon.storage import Storage
+from idumb_daemon.storage.database import resolve_url
+from idumb_daemon.storage.sql import run
+from idumb_daemon.worker import Outcome, StorageWorker, settle
+
+WAIT = 30.0
+
+
+@pytest.fixture
+def worker(db_path: Path) -> Iterator[StorageWorker]:
+    worker = StorageWorker(Storage(resolve_url(db=str(db_path))))
+    yield worker
+    worker.stop(WAIT)
+
+
+def committed(db_path: Path) -> dict[str, str]:
+    """What another connection sees: only committed rows."""
+    conn = sqlite3.connect(db_path, timeout=WAIT)
+    try:
+        return dict(conn.execute("SELECT key, value FROM settings").fetchall())
+    finally:
+        conn.close()
+
+
+def test_a_group_runs_in_order_and_acknowledges_only_after_its_commit(
+    worker: StorageWorker, db_path: Path
+) -> None:
+    seen_at_delivery: list[dict[str, str]] = []
+
+    def deliver(outcomes: list[Outcome]) -> None:
+        seen_at_delivery.append(committed(db_path))
+        settle(outcomes)
+
+    worker.deliver = deliver
+    # Queued before the thread starts: they form one group behind the open.
+    futures: list[Any] = []
+    for i in range(50):
+        futures.append(worker.submit(lambda s, i=i: s.set("k", str(i)), write=True))
+        futures.append(worker.submit(lambda s: s.get("k"), write=False))
+    worker.start()
+    results = [f.result(WAIT) for f in futures]
+    # Each read sees the write queued just before it: order of effect holds.
+    assert [r.value for r in results[1::2]] == [str(i) for i in range(50)]
+    # When the outcomes were handed back, the writes were already durable.
+    assert any(state.get("k") == "49" for state in seen_at_delivery)
+    assert all(state.get("k") in (None, "49") for state in seen_at_delivery)
+
+
+def test_a_failing_write_in_a_group_fails_only_itself(
+    worker: StorageWorker, db_path: Path
+) -> None:
+    def broken(storage: Storage) -> None:
+        # Writes, then fails: its own write must roll back with it.
+        def op(db: Any) -> None:
+            run(db, "INSERT INTO settings (key, value) VALUES ('partial', 'x')")
+            run(db, "INSERT INTO no_such_table VALUES (1)")
+
+        storage._run(True, op)
+
+    before = worker.submit(lambda s: s.set("before", "1"), write=True)
+    failing = worker.submit(broken, write=True)
+    after = worker.submit(lambda s: s.set("after", "2"), write=True)
+    worker.start()
+    assert before.result(WAIT).value == "1"
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        failing.result(WAIT)
+    assert after.result(WAIT).value == "2"
+    assert committed(db_path) == {"before": "1", "after": "2"}
+
+
+def test_a_job_cancelled_before_it_runs_is_skipped(worker: StorageWorker, db_path: Path) -> None:
+    kept = worker.submit(lambda s: s.set("kept", "1"), write=True)
+    dropped = worker.submit(lambda s: s.set("dropped", "1"), write=True)
+    assert dropped.cancel()
+    worker.start()
+    assert kept.result(WAIT).value == "1"
+    assert dropped.cancelled()
+    worker.stop(WAIT)
+    assert committed(db_path) == {"kept": "1"}
