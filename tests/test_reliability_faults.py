@@ -29,11 +29,11 @@ from tests.reliability import (
     integrity,
     launcher,
     pipeline,
-    query,
     seed,
     size_capped,
 )
 from tests.wire import WAIT, Wire
+from tests.wire import sqlite_exec as query
 
 WRITES: list[tuple[str, Any]] = [
     ("settings/set", {"key": "k", "value": "new"}),
