@@ -5,7 +5,8 @@ answering it, has no batches, falls back to namedtuples for params it has no
 type for, drops requests after `shutdown` without an answer, and swallows a
 result it cannot serialise. Here every frame is parsed and checked as the
 JSON-RPC 2.0 specification says, params are structured by the contracts'
-converter straight into their attrs class (METHODS names it per method), and
+converter straight into their attrs class (METHODS names it per method) with no
+message-class detour, and
 every request with a usable id gets exactly one response.
 """
 
@@ -21,7 +22,6 @@ from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
 from pygls.protocol import JsonRPCProtocol
 
@@ -38,23 +38,6 @@ log = logging.getLogger(__name__)
 
 MsgId = int | str
 _NO_ID: Any = object()
-
-
-@attrs.define
-class RequestMessage:
-    """A request whose params the converter already structured."""
-
-    id: MsgId
-    method: str
-    params: Any
-    jsonrpc: str = "2.0"
-
-
-@attrs.define
-class NotificationMessage:
-    method: str
-    params: Any
-    jsonrpc: str = "2.0"
 
 
 class Batch:
@@ -98,13 +81,6 @@ class IdumbProtocol(JsonRPCProtocol):
         self.outstanding = 0
         self.on_idle: Callable[[], None] = lambda: None
         self.is_shutdown = False
-
-    def get_message_type(self, method: str) -> type[Any] | None:
-        if method in contracts.METHODS:
-            return RequestMessage
-        if method in contracts.NOTIFICATIONS:
-            return NotificationMessage
-        return None
 
     # input
 
