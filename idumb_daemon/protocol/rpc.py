@@ -5,8 +5,7 @@ answering it, has no batches, falls back to namedtuples for params it has no
 type for, drops requests after `shutdown` without an answer, and swallows a
 result it cannot serialise. Here every frame is parsed and checked as the
 JSON-RPC 2.0 specification says, params are structured by the contracts'
-converter straight into their attrs class (METHODS names it per method) with no
-message-class detour, and
+converter straight into their attrs class (METHODS names it per method), and
 every request with a usable id gets exactly one response.
 """
 
