@@ -80,6 +80,11 @@ class Wire:
             assert length is not None, "response without Content-Length"
             body = out.read(length)
             self.raw_stdout += body
+            if len(body) < length:
+                # The daemon died mid-message (a test killed it): that is the
+                # end of its output, not a malformed message.
+                self.messages.put(None)
+                return
             self.messages.put(json.loads(body))
 
     def _read_stderr(self) -> None:
