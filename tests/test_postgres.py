@@ -209,7 +209,7 @@ def test_a_lock_held_by_another_session_is_busy_after_the_busy_timeout(pg_url: s
 # --- notifications -------------------------------------------------------------------
 
 
-def test_a_commit_is_notified_within_a_second_and_an_idle_watch_sends_nothing(
+def test_a_commit_is_notified_and_an_idle_watch_queries_nothing(
     spawn: DaemonFactory, pg_cluster: pg.Cluster, pg_url: str
 ) -> None:
     daemon = watcher(lambda: spawn("--database-url", pg_url))
@@ -217,10 +217,10 @@ def test_a_commit_is_notified_within_a_second_and_an_idle_watch_sends_nothing(
         conn.execute("INSERT INTO settings (key, value) VALUES ('warm', 'up')")
         assert [c["key"] for c in next_changes(daemon)] == ["warm"]
 
-        committed = time.monotonic()
+        # Delivered by NOTIFY, not by polling: no timed assertion here (the
+        # wait is bounded by next_changes); the benchmark measures latency.
         conn.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')")
         assert [c["key"] for c in next_changes(daemon)] == ["k"]
-        assert time.monotonic() - committed < 1.0
 
         def activity() -> list[tuple[object, ...]]:
             return conn.execute(
