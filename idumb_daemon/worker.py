@@ -140,7 +140,7 @@ class StorageWorker:
         submitting thread's own connection: every earlier write is committed,
         so it sees them, and it skips two thread hops. Only SQLite: there a
         lone SELECT is its own transaction and pins no snapshot."""
-        result, error = _attempt(Job(call=call, write=False), self.storage, autocommit=True)
+        result, error = _attempt(call, self.storage, autocommit=True)
         return Done(result, error)
 
     def stop(self, timeout: float | None = None) -> None:
@@ -173,7 +173,7 @@ class StorageWorker:
                 if item.future.set_running_or_notify_cancel():
                     batch.append(item)
                 else:
-                    self._outcomes.append((item.future, None, None))
+                    self._settle(item, None, None)
                 if len(batch) >= MAX_GROUP:
                     break
                 try:
@@ -190,8 +190,8 @@ class StorageWorker:
         except Exception:
             log.exception("closing storage failed")
 
-    def _settle(self, future: Future[Any], result: Any, error: BaseException | None) -> None:
-        self._outcomes.append((future, result, error))
+    def _settle(self, job: Job, result: Any, error: BaseException | None) -> None:
+        self._outcomes.append((job.future, result, error))
 
     def _run_batch(self, batch: list[Job]) -> None:
         start = 0
@@ -207,46 +207,40 @@ class StorageWorker:
         # one costs more than the lookup itself.
         if len(batch) < 2:
             for job in batch:
-                self._settle(job.future, *_attempt(job, self.storage))
+                self._settle(job, *_attempt(job.call, self.storage))
             return
         writes = any(job.write for job in batch)
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             with self.storage.group(write=writes):
-                outcomes = [_attempt(job, self.storage) for job in batch]
+                outcomes = [_attempt(job.call, self.storage) for job in batch]
         except Exception as exc:
-            if outcomes and not writes:
-                # Reads ended by a failing COMMIT still read a consistent
-                # snapshot: their answers stand.
-                for job, (result, error) in zip(batch, outcomes, strict=True):
-                    self._settle(job.future, result, error)
-                return
-            # The group's commit failed (or it could not begin): nothing in it is
-            # durable, so no job in it may be acknowledged.
             if not outcomes:
                 # It could not begin. Writes refused the lock get the error at
                 # once, not each after a busy timeout of its own; reads need no
                 # lock, and any other failure each job meets afresh.
                 for job in batch:
                     if job.write and isinstance(exc, StorageBusy):
-                        self._settle(job.future, None, exc)
+                        self._settle(job, None, exc)
                     else:
-                        self._settle(job.future, *_attempt(job, self.storage))
+                        self._settle(job, *_attempt(job.call, self.storage))
                 return
-            for job in batch:
-                self._settle(job.future, None, exc)
-            return
+            if writes:
+                # The group's commit failed: nothing in it is durable, so no
+                # job in it may be acknowledged. Reads ended by a failing
+                # COMMIT still read a consistent snapshot: their answers stand.
+                outcomes = [(None, exc)] * len(batch)
         for job, (result, error) in zip(batch, outcomes, strict=True):
-            self._settle(job.future, result, error)
+            self._settle(job, result, error)
 
 
 def _attempt(
-    job: Job, storage: Storage, *, autocommit: bool = False
+    call: Callable[[Storage], Any], storage: Storage, *, autocommit: bool = False
 ) -> tuple[Any, BaseException | None]:
     try:
         if autocommit:
             with storage.autocommit_reads():
-                return job.call(storage), None
-        return job.call(storage), None
+                return call(storage), None
+        return call(storage), None
     except Exception as exc:
         return None, exc
