@@ -1,10 +1,11 @@
 """The one thread that does all database work, in arrival order.
 
 dataset keeps a connection and transaction per thread, and a transaction must
-never span an `await`; so the event loop hands every storage call to this
-thread as a job and awaits its future. Keeping one FIFO queue also gives the
+never span an `await`; so the event loop hands storage calls to this thread
+as jobs and answers from their futures. Keeping one FIFO queue also gives the
 protocol its ordering guarantee: a request's effect is ordered after every
-earlier request's.
+earlier request's (a read with nothing queued or unsettled before it runs at
+once instead, which keeps that guarantee).
 
 Group commit: writes queued together run in one transaction, each in its own
 savepoint, and are acknowledged together after the single durable commit.

@@ -214,8 +214,9 @@ class IdumbProtocol(JsonRPCProtocol):
     ) -> Any:
         """Run a handler and call `done(future)` with its outcome.
 
-        A handler returns its result, a concurrent Future of it (storage work
-        queued on the storage thread, settled on this thread), or a coroutine.
+        A handler returns its result, a Done (a storage read done at once), a
+        concurrent Future (storage work queued on the storage thread, settled
+        on this thread), or a coroutine.
         Unlike pygls' `_execute_handler`, a plain result or a Future needs no
         task and no extra turn of the event loop: on the hot path that was
         most of the cost of a request. Returns what a cancel can act on.

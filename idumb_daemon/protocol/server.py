@@ -52,8 +52,9 @@ class IdumbServer(JsonRPCServer):
         self._stopping: asyncio.Event | None = None
 
     def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Pending[T]:
-        """Queue one storage operation on the storage thread, in arrival order;
-        its Future is settled on the event loop."""
+        """One storage operation, in arrival order: queued on the storage
+        thread (its Future settled on the event loop), or a read with nothing
+        ahead of it done at once."""
         return self.worker.submit(op, write=write)
 
     async def storage_opened(self, timeout: float) -> None:
