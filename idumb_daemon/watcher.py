@@ -80,9 +80,7 @@ class Poller:
 
     def _run(self) -> None:
         if self._path is None:
-            while not self._stop.wait(self._interval):
-                self._wake()
-            return
+            return  # an in-memory database: no other writer can reach it
         conn: sqlite3.Connection | None = None
         version: int | None = None
         failing = False
