@@ -23,10 +23,8 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, Final, Generic, TypeVar
-
-import attrs
 
 from idumb_daemon.storage import Storage
 from idumb_daemon.storage.errors import MigrationChecksumMismatch, StorageBusy
@@ -38,26 +36,122 @@ T = TypeVar("T")
 MAX_GROUP: Final = 256
 
 
-@attrs.define
-class Job:
-    call: Callable[[Storage], Any]
-    write: bool
-    alone: bool = False
-    """Never joins a group commit: it must see only committed state."""
-    future: Future[Any] = attrs.field(factory=Future)
+_PENDING: Final = 0
+_RUNNING: Final = 1
+_CANCELLED: Final = 2
+_FINISHED: Final = 3
+
+# One lock for the state of every job: taking a free lock costs far less than
+# the Condition each concurrent.futures.Future builds, and the lock is only
+# ever held for a few attribute reads and writes.
+_STATE = threading.Lock()
+
+
+class Job(Generic[T]):
+    """A queued storage call, and its outcome once settled: the interface
+    of a concurrent Future that the protocol uses (done, cancel, result, a
+    done callback), at a fraction of its cost per request.
+
+    Settled by `settle` on the thread that delivers outcomes; done callbacks
+    run there, or at once in `add_done_callback` once settled.
+    """
+
+    __slots__ = ("_callbacks", "_error", "_state", "_value", "_waiter", "alone", "call", "write")
+
+    def __init__(self, call: Callable[[Storage], T], *, write: bool, alone: bool = False) -> None:
+        self.call = call
+        self.write = write
+        self.alone = alone  # never joins a group commit: it sees only committed state
+        self._state = _PENDING
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[Job[T]], object]] = []
+        self._waiter: threading.Event | None = None
+
+    def done(self) -> bool:
+        return self._state >= _CANCELLED
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def cancel(self) -> bool:
+        """Cancel a job the storage thread has not taken yet."""
+        with _STATE:
+            if self._state == _PENDING:
+                self._state = _CANCELLED
+            elif self._state != _CANCELLED:
+                return False
+        self._finish()
+        return True
+
+    def start(self) -> bool:
+        """Called by the storage thread as it takes the job: False if cancelled."""
+        with _STATE:
+            if self._state != _PENDING:
+                return False
+            self._state = _RUNNING
+            return True
+
+    def set_outcome(self, value: T | None, error: BaseException | None) -> None:
+        with _STATE:
+            if self._state >= _CANCELLED:  # cancelled before it ran, or settled
+                return
+            self._value, self._error, self._state = value, error, _FINISHED
+        self._finish()
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self._wait(timeout)
+        if self._state == _CANCELLED:
+            raise CancelledError
+        return self._error
+
+    def result(self, timeout: float | None = None) -> T:
+        if (error := self.exception(timeout)) is not None:
+            raise error
+        return self._value  # type: ignore[return-value]
+
+    def add_done_callback(self, fn: Callable[[Job[T]], object]) -> None:
+        with _STATE:
+            if self._state < _CANCELLED:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _wait(self, timeout: float | None) -> None:
+        """Block until settled, for a caller on another thread (tests, tools)."""
+        with _STATE:
+            if self._state >= _CANCELLED:
+                return
+            if self._waiter is None:
+                self._waiter = threading.Event()
+            waiter = self._waiter
+        if not waiter.wait(timeout):
+            raise TimeoutError(f"storage job not done within {timeout} s")
+
+    def _finish(self) -> None:
+        with _STATE:
+            callbacks, self._callbacks = self._callbacks, []
+            waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
+        for fn in callbacks:
+            try:
+                fn(self)
+            except Exception:
+                log.exception("a storage job's done callback failed")
 
 
 _STOP: Final = object()
 
 
-@attrs.frozen
 class Done(Generic[T]):
-    """An outcome known at once (a read run inline): the part of a settled
-    Future's interface the protocol uses, without the lock and condition a
-    Future builds, which cost more than the read itself."""
+    """An outcome known at once (a read run inline), with the same interface."""
 
-    value: T | None = None
-    error: BaseException | None = None
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: T | None = None, error: BaseException | None = None) -> None:
+        self.value = value
+        self.error = error
 
     def done(self) -> bool:
         return True
@@ -80,56 +174,62 @@ class Done(Generic[T]):
         fn(self)
 
 
-Pending = Future[T] | Done[T]
-"""What a storage call returns: queued (a Future) or already done."""
+Pending = Job[T] | Done[T]
+"""What a storage call returns: queued (a Job) or already done."""
 
-Outcome = tuple[Future[Any], Any, BaseException | None]
+Outcome = tuple[Job[Any], Any, BaseException | None]
 
 
 def settle(outcomes: list[Outcome]) -> None:
-    """Settle futures in order; their callbacks run on the calling thread.
+    """Settle jobs in order; their callbacks run on the calling thread.
     A job cancelled before it ran is in the list, already settled."""
-    for future, result, error in outcomes:
-        if future.cancelled():
-            continue
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
+    for job, result, error in outcomes:
+        job.set_outcome(result, error)
 
 
 class StorageWorker:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._queue: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job[Any] | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="storage", daemon=True)
         # Called on this thread when the database must not be served at all.
         self.on_fatal: Callable[[BaseException], None] = lambda _exc: None
         # Called on this thread with each batch's outcomes, in queue order.
         self.deliver: Callable[[list[Outcome]], None] = settle
         self._outcomes: list[Outcome] = []
-        # Inline reads (see submit) need `deliver` to settle on the thread
-        # that submits, through settle_here: the server turns them on.
-        self.inline_reads = False
+        self._inline_reads = False
         self._in_flight = 0
 
     def start(self) -> None:
         self._thread.start()
 
+    def read_inline_here(self) -> None:
+        """Let reads submitted from the calling thread run at once when nothing
+        is ahead of them (see submit). Only for SQLite, and only where
+        `deliver` settles on this very thread, through settle_here."""
+        self.storage.read_alone_on_this_thread()
+        self._inline_reads = True
+
     def submit(self, call: Callable[[Storage], T], *, write: bool) -> Pending[T]:
         """Queue a storage call, or run a read at once when nothing is ahead of it."""
-        if self.inline_reads and not write and self._in_flight == 0:
+        if self._inline_reads and not write and self._in_flight == 0:
             return self._run_inline(call)
-        return self._enqueue(Job(call=call, write=write))
+        return self._enqueue(Job(call, write=write))
 
     def submit_alone(self, call: Callable[[Storage], T]) -> Future[T]:
-        """Queue a call that never joins a group commit: it sees only committed state."""
-        return self._enqueue(Job(call=call, write=False, alone=True))
+        """Queue a call that never joins a group commit: it sees only committed
+        state. Rare, so it gets a full concurrent Future, one asyncio can await."""
+        future: Future[T] = Future()
+        future.set_running_or_notify_cancel()  # a queued job is not cancelled through it
+        self._enqueue(Job(call, write=False, alone=True)).add_done_callback(
+            lambda job: _copy_outcome(job, future)
+        )
+        return future
 
-    def _enqueue(self, job: Job) -> Future[Any]:
+    def _enqueue(self, job: Job[T]) -> Job[T]:
         self._in_flight += 1
         self._queue.put(job)
-        return job.future
+        return job
 
     def settle_here(self, outcomes: list[Outcome]) -> None:
         """Settle a delivered batch on the submitting thread."""
@@ -141,8 +241,10 @@ class StorageWorker:
         submitting thread's own connection: every earlier write is committed,
         so it sees them, and it skips two thread hops. Only SQLite: there a
         lone SELECT is its own transaction and pins no snapshot."""
-        result, error = _attempt(call, self.storage, autocommit=True)
-        return Done(result, error)
+        try:
+            return Done(call(self.storage))
+        except Exception as exc:
+            return Done(error=exc)
 
     def stop(self, timeout: float | None = None) -> None:
         """Finish every queued job, close storage, end the thread."""
@@ -162,7 +264,7 @@ class StorageWorker:
             self.on_fatal(exc)
         running = True
         while running:
-            batch: list[Job] = []
+            batch: list[Job[Any]] = []
             item = self._queue.get()
             while True:
                 if item is _STOP:
@@ -171,7 +273,7 @@ class StorageWorker:
                 assert isinstance(item, Job)
                 # A job cancelled before it started is skipped; once running it
                 # can no longer be cancelled.
-                if item.future.set_running_or_notify_cancel():
+                if item.start():
                     batch.append(item)
                 else:
                     self._settle(item, None, None)
@@ -191,10 +293,10 @@ class StorageWorker:
         except Exception:
             log.exception("closing storage failed")
 
-    def _settle(self, job: Job, result: Any, error: BaseException | None) -> None:
-        self._outcomes.append((job.future, result, error))
+    def _settle(self, job: Job[Any], result: Any, error: BaseException | None) -> None:
+        self._outcomes.append((job, result, error))
 
-    def _run_batch(self, batch: list[Job]) -> None:
+    def _run_batch(self, batch: list[Job[Any]]) -> None:
         start = 0
         for i, job in enumerate(batch):
             if job.alone:
@@ -203,7 +305,7 @@ class StorageWorker:
                 start = i + 1
         self._run_group(batch[start:])
 
-    def _run_group(self, batch: list[Job]) -> None:
+    def _run_group(self, batch: list[Job[Any]]) -> None:
         # Even a run of reads shares one transaction: beginning and ending
         # one costs more than the lookup itself.
         if len(batch) < 2:
@@ -235,13 +337,15 @@ class StorageWorker:
             self._settle(job, result, error)
 
 
-def _attempt(
-    call: Callable[[Storage], Any], storage: Storage, *, autocommit: bool = False
-) -> tuple[Any, BaseException | None]:
+def _attempt(call: Callable[[Storage], Any], storage: Storage) -> tuple[Any, BaseException | None]:
     try:
-        if autocommit:
-            with storage.autocommit_reads():
-                return call(storage), None
         return call(storage), None
     except Exception as exc:
         return None, exc
+
+
+def _copy_outcome(job: Job[T], future: Future[T]) -> None:
+    if (error := job.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(job.result())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from idumb_daemon.storage import Storage
 from idumb_daemon.storage.database import resolve_url
 from idumb_daemon.storage.sql import run
-from idumb_daemon.worker import Outcome, StorageWorker, settle
+from idumb_daemon.worker import Job, Outcome, StorageWorker, settle
 
 WAIT = 30.0
 
@@ -89,3 +90,45 @@ def test_a_job_cancelled_before_it_runs_is_skipped(worker: StorageWorker, db_pat
     assert dropped.cancelled()
     worker.stop(WAIT)
     assert committed(db_path) == {"kept": "1"}
+
+
+def test_a_job_refuses_cancel_once_taken_and_settles_exactly_once() -> None:
+    job: Job[str] = Job(lambda _s: "x", write=False)
+    seen: list[str] = []
+    job.add_done_callback(lambda j: seen.append(j.result()))
+    assert job.start()
+    assert not job.cancel()
+    assert not job.done()
+    with pytest.raises(TimeoutError):
+        job.result(timeout=0)
+    job.set_outcome("value", None)
+    job.set_outcome("again", None)  # a second outcome changes nothing
+    assert job.done() and not job.cancelled()
+    assert seen == ["value"]
+    job.add_done_callback(lambda j: seen.append(j.result()))  # already settled: runs now
+    assert seen == ["value", "value"]
+
+
+def test_a_cancelled_job_is_not_started_and_its_outcome_is_ignored() -> None:
+    job: Job[str] = Job(lambda _s: "x", write=True)
+    called: list[bool] = []
+    job.add_done_callback(lambda j: called.append(j.cancelled()))
+    assert job.cancel() and job.cancel()
+    assert called == [True]
+    assert not job.start()
+    job.set_outcome("late", None)
+    with pytest.raises(CancelledError):
+        job.result(timeout=0)
+
+
+def test_a_job_failure_reaches_a_waiter_on_another_thread(
+    worker: StorageWorker,
+) -> None:
+    def broken(_storage: Storage) -> None:
+        raise ValueError("broken")
+
+    job = worker.submit(broken, write=True)
+    worker.start()  # settled on the storage thread; this thread waits
+    assert isinstance(job.exception(WAIT), ValueError)
+    with pytest.raises(ValueError, match="broken"):
+        job.result(WAIT)

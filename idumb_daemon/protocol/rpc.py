@@ -17,7 +17,6 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from idumb_daemon import contracts
 from idumb_daemon.protocol import errors
 from idumb_daemon.protocol.framing import encode_frame
 from idumb_daemon.storage.errors import StorageError
-from idumb_daemon.worker import Done
+from idumb_daemon.worker import Done, Job
 
 if TYPE_CHECKING:
     from pygls.server import JsonRPCServer
@@ -95,7 +94,7 @@ class IdumbProtocol(JsonRPCProtocol):
 
     def _receive(self, body: bytes) -> None:
         try:
-            message = json.loads(body.decode("utf-8"), parse_constant=_not_json)
+            message = _DECODER.decode(body.decode("utf-8"))
         except RecursionError:
             error = errors.RpcError(errors.PARSE_ERROR, "parse error: nested too deeply")
             self._reply(None, error=error)
@@ -200,46 +199,39 @@ class IdumbProtocol(JsonRPCProtocol):
             ) from None
 
     def start_request(self, msg_id: MsgId, method: str, params: Any, batch: Batch | None) -> None:
-        handler = self._get_handler(method)
+        outcome = self._start(self._get_handler(method), params)
+        if isinstance(outcome, Done):
+            # Finished already (a plain result, a read done inline, a
+            # failure): answered now, with no callback and nothing to cancel.
+            self._answer(msg_id, outcome, batch)
+            return
         if batch is not None:
             batch.started()
         self.outstanding += 1
-        done = partial(self._handler_done, msg_id=msg_id, batch=batch)
-        running = self._execute(handler, params, done)
-        if running is not None:
-            self._request_futures[msg_id] = running
+        outcome.add_done_callback(partial(self._handler_done, msg_id=msg_id, batch=batch))
+        # Kept for a cancel only while it can still be cancelled: one that
+        # settled at once has had its callback run already.
+        if not outcome.done():
+            self._request_futures[msg_id] = outcome
 
-    def _execute(
-        self, handler: Callable[[Any], Any], params: Any, done: Callable[[Any], None]
-    ) -> Any:
-        """Run a handler and call `done(future)` with its outcome.
+    def _start(self, handler: Callable[[Any], Any], params: Any) -> Any:
+        """Run a handler; returns a Done when it has finished, else a Job
+        (storage work queued, settled on this thread) or a Task.
 
         A handler returns its result, a Done (a storage read done at once), a
-        concurrent Future (storage work queued on the storage thread, settled
-        on this thread), or a coroutine.
-        Unlike pygls' `_execute_handler`, a plain result or a Future needs no
-        task and no extra turn of the event loop: on the hot path that was
-        most of the cost of a request. Returns what a cancel can act on.
+        Job, or a coroutine. Unlike pygls' `_execute_handler`, a plain result
+        or a Job needs no task and no extra turn of the event loop: on the
+        hot path that was most of the cost of a request.
         """
         try:
             result = handler(params)
         except Exception as exc:
-            done(Done(error=exc))
-            return None
-        if isinstance(result, Done):
-            done(result)
-            return None  # finished: nothing to cancel, nothing to keep
-        if isinstance(result, Future):
-            result.add_done_callback(done)
-            # Kept for a cancel only while it can still be cancelled; one
-            # already settled has had `done` called and is not kept.
-            return None if result.done() else result
+            return Done(error=exc)
+        if isinstance(result, Done | Job):
+            return result
         if inspect.iscoroutine(result):
-            task = asyncio.ensure_future(result)
-            task.add_done_callback(done)
-            return task
-        done(Done(result))
-        return None
+            return asyncio.ensure_future(result)
+        return Done(result)
 
     def _notification(self, method: str, message: dict[str, Any]) -> None:
         if method == "$/cancelRequest":
@@ -262,12 +254,12 @@ class IdumbProtocol(JsonRPCProtocol):
         # Executed, never answered; it still counts as in flight until done,
         # so a clean stop waits for its write.
         self.outstanding += 1
-        self._execute(handler, params, self._notification_done)
+        self._start(handler, params).add_done_callback(self._notification_done)
 
     def cancel(self, msg_id: MsgId) -> None:
         """Cancel a request that has not started; one running goes on.
 
-        A storage job cancels only while still queued (its Future refuses
+        A storage job cancels only while still queued (it refuses
         once the storage thread has taken it); a coroutine only before its
         first step."""
         running = self._request_futures.get(msg_id)
@@ -281,15 +273,19 @@ class IdumbProtocol(JsonRPCProtocol):
         if batch is not None:
             batch.finished()
         try:
-            if future.cancelled():
-                error = errors.RpcError(errors.REQUEST_CANCELLED, "request cancelled")
-                self._reply(msg_id, error=error, batch=batch)
-            elif (exc := future.exception()) is not None:
-                self._reply(msg_id, error=_error_for(exc), batch=batch)
-            else:
-                self._reply(msg_id, result=future.result(), batch=batch)
+            self._answer(msg_id, future, batch)
         finally:
             self._finished()
+
+    def _answer(self, msg_id: MsgId, future: Any, batch: Batch | None) -> None:
+        """Answer a request from its settled Job, Task or Done."""
+        if future.cancelled():
+            error = errors.RpcError(errors.REQUEST_CANCELLED, "request cancelled")
+            self._reply(msg_id, error=error, batch=batch)
+        elif (exc := future.exception()) is not None:
+            self._reply(msg_id, error=_error_for(exc), batch=batch)
+        else:
+            self._reply(msg_id, result=future.result(), batch=batch)
 
     def _notification_done(self, future: Any) -> None:
         if not future.cancelled() and (exc := future.exception()) is not None:
@@ -362,7 +358,7 @@ def _usable_id(value: Any) -> MsgId | None:
 
 def _encode(message: Any) -> bytes:
     try:
-        return json.dumps(message, ensure_ascii=False).encode()
+        return _ENCODER.encode(message).encode()
     except UnicodeEncodeError:
         # A lone surrogate the client sent (in an id or a method name) has no
         # UTF-8 form: it goes back as the \u escape it came in as.
@@ -372,6 +368,12 @@ def _encode(message: Any) -> bytes:
 def _not_json(constant: str) -> Any:
     # Python's json reads NaN and Infinity; JSON has neither.
     raise ValueError(f"{constant} is not JSON")
+
+
+# Built once: json.loads and json.dumps given any option build a new decoder
+# or encoder on every call, a cost the size of the rest of a small request.
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def _invalid(message: str) -> errors.RpcError:

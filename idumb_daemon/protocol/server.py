@@ -53,7 +53,7 @@ class IdumbServer(JsonRPCServer):
 
     def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Pending[T]:
         """One storage operation, in arrival order: queued on the storage
-        thread (its Future settled on the event loop), or a read with nothing
+        thread (its Job settled on the event loop), or a read with nothing
         ahead of it done at once."""
         return self.worker.submit(op, write=write)
 
@@ -136,29 +136,29 @@ class IdumbServer(JsonRPCServer):
         self.worker.on_fatal = fatal
 
         def settle_and_send(outcomes: list[Outcome]) -> None:
-            self.worker.settle_here(outcomes)
-            output.flush()
+            output.sending(self.worker.settle_here, outcomes)
 
         def settle_on_loop(outcomes: list[Outcome]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is ending
                 loop.call_soon_threadsafe(settle_and_send, outcomes)
 
         self.worker.deliver = settle_on_loop
-        self.worker.inline_reads = self.storage.backend == "sqlite"
+        if self.storage.backend == "sqlite":
+            self.worker.read_inline_here()
         self.worker.start()
 
-        def deliver(frames: list[framing.Frame] | None) -> None:
-            if frames is None:
-                self.request_stop(0)
-                return
+        def handle(frames: list[framing.Frame]) -> None:
             for frame in frames:
                 if isinstance(frame, framing.FrameError):
                     protocol.reject_frame(frame.message)
                 else:
                     protocol.receive(frame)
-            # Answers ready now (reads done inline) leave at once, not a
-            # turn of the loop later.
-            output.flush()
+
+        def deliver(frames: list[framing.Frame] | None) -> None:
+            if frames is None:
+                self.request_stop(0)
+            else:
+                output.sending(handle, frames)
 
         stop_reading = framing.read_frames_on_loop(stdin_fd, loop, deliver)
         if stop_reading is None:
@@ -192,8 +192,15 @@ class IdumbServer(JsonRPCServer):
 
 
 class Output:
-    """Buffered writes to the protocol fd: responses produced in one turn of
-    the event loop leave in one write() instead of one each."""
+    """Buffered writes to the protocol fd: responses produced together leave
+    in one write() instead of one each.
+
+    Inside `sending` (reading a chunk of input, settling a batch of storage
+    outcomes) the answers leave as it returns; a write anywhere else (a
+    notification, a coroutine's answer) leaves on the next turn of the loop.
+    The difference matters for a round trip: a flush scheduled for later
+    costs one more turn of the loop, a poll of the selector, per request.
+    """
 
     def __init__(
         self, fd: int, loop: asyncio.AbstractEventLoop, on_broken: Callable[[], None]
@@ -203,11 +210,27 @@ class Output:
         self._chunks: list[bytes] = []
         self._on_broken = on_broken
         self._broken = False
+        self._sending = False
+        self._scheduled = False
+
+    def sending(self, produce: Callable[[T], object], arg: T) -> None:
+        """Call `produce(arg)`, then write everything it produced at once."""
+        self._sending = True
+        try:
+            produce(arg)
+        finally:
+            self._sending = False
+            self.flush()
 
     def write(self, data: bytes) -> None:
-        if not self._chunks:
-            self._loop.call_soon(self.flush)  # unless flushed before then
         self._chunks.append(data)
+        if not self._sending and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush_scheduled)
+
+    def _flush_scheduled(self) -> None:
+        self._scheduled = False
+        self.flush()
 
     def flush(self) -> None:
         if not self._chunks:

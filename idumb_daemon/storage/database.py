@@ -432,6 +432,14 @@ def _is_psycopg(exc: BaseException, name: str) -> bool:
     return psycopg is not None and isinstance(exc, getattr(psycopg, name))
 
 
+def driver_error(exc: Exception) -> StorageError | None:
+    """The StorageError a driver error means; None for anything else, a bug."""
+    if isinstance(exc, StorageError):
+        return exc
+    driver = isinstance(exc, sqlalchemy.exc.SQLAlchemyError | sqlite3.Error | OSError)
+    return classify(exc) if driver or _is_psycopg(exc, "Error") else None
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Re-raise driver errors as StorageError; anything else is a bug and passes."""
@@ -440,8 +448,7 @@ def translate_errors() -> Iterator[None]:
     except StorageError:
         raise
     except Exception as exc:
-        driver = isinstance(exc, sqlalchemy.exc.SQLAlchemyError | sqlite3.Error | OSError)
-        named = classify(exc) if driver or _is_psycopg(exc, "Error") else None
+        named = driver_error(exc)
         if named is None:
             raise
         raise named from exc

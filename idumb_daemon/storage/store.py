@@ -34,9 +34,9 @@ from idumb_daemon.storage import changes, recovery, settings, workspaces
 from idumb_daemon.storage.database import (
     DEFAULT_BUSY_TIMEOUT,
     Database,
+    driver_error,
     safe_url,
     sqlite_path,
-    translate_errors,
 )
 from idumb_daemon.storage.errors import (
     SchemaTooNew,
@@ -128,35 +128,45 @@ class Storage:
             raise StorageUnavailable("storage is not open")
         return self._database
 
-    @contextmanager
-    def autocommit_reads(self) -> Iterator[None]:
-        """On this thread, run reads as lone statements outside any explicit
-        transaction (SQLite only: each is then its own transaction). Every
-        read operation is one statement, so it sees one consistent state."""
-        self._local.autocommit = True
-        try:
-            yield
-        finally:
-            self._local.autocommit = False
+    def read_alone_on_this_thread(self) -> None:
+        """From now on, run reads on the calling thread as lone statements
+        outside any explicit transaction (SQLite only: each is then its own
+        transaction). Every read operation is one statement, so it sees one
+        consistent state. For a thread that does nothing but such reads."""
+        self._local.alone = True
 
     def _run(self, write: bool, op: Callable[[dataset.Database], T]) -> T:
         database = self._ready()
-        if not write and getattr(self._local, "autocommit", False):
-            with self._guard(database), translate_errors():
-                database.check_file()
-                try:
-                    return op(database.db)
-                finally:
-                    # A statement through SQLAlchemy begins a transaction
-                    # implicitly; left open it would pin this thread's
-                    # snapshot and hide every later commit.
-                    if database.db.executable.in_transaction():
-                        database.db.executable.rollback()
+        if not write and getattr(self._local, "alone", False):
+            return self._read_alone(database, op)
         with self._guard(database), self._transaction(database, write) as db:
             result = op(db)
         if write:
             self.wrote = True
         return result
+
+    def _read_alone(self, database: Database, op: Callable[[dataset.Database], T]) -> T:
+        """A read outside any explicit transaction: what `_guard` and
+        `translate_errors` do, spelled out, as this is the path of every
+        inline read and their context managers cost as much as the lookup."""
+        try:
+            database.check_file()
+            try:
+                return op(database.db)
+            finally:
+                # A statement through SQLAlchemy begins a transaction
+                # implicitly; left open it would pin this thread's snapshot
+                # and hide every later commit.
+                if database.db.executable.in_transaction():
+                    database.db.executable.rollback()
+        except Exception as exc:
+            error = driver_error(exc)
+            if error is None:
+                raise
+            self._forget(database, error)
+            if error is exc:
+                raise
+            raise error from exc
 
     @contextmanager
     def group(self, *, write: bool = True) -> Iterator[None]:
@@ -173,11 +183,14 @@ class Storage:
         went away: the next call opens whatever is there now."""
         try:
             yield
-        except StorageUnavailable as exc:
-            if self._database is database:
-                self._database, self._failure = None, exc
-                database.close()
+        except StorageError as exc:
+            self._forget(database, exc)
             raise
+
+    def _forget(self, database: Database, exc: StorageError) -> None:
+        if isinstance(exc, StorageUnavailable) and self._database is database:
+            self._database, self._failure = None, exc
+            database.close()
 
     @contextmanager
     def _transaction(self, database: Database, write: bool) -> Iterator[dataset.Database]:
