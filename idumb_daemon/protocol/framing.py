@@ -75,16 +75,9 @@ class FrameParser:
 
     def _header(self) -> FrameError | None:
         """Consume one header block and set `_length`; a FrameError when unusable."""
+        if self._simple_header():
+            return None
         buf = self._buf
-        # What every client sends: one Content-Length line and nothing else.
-        if buf.startswith(b"Content-Length: "):
-            end = buf.find(b"\r\n\r\n", 16, 32)
-            if end != -1 and buf[16:end].isdigit():
-                length = int(buf[16:end])
-                if length <= MAX_BODY:
-                    self._length = length
-                    del buf[: end + 4]
-                    return None
         # Search the header only, never the body behind it: a body is read once.
         end = buf.find(b"\r\n\r\n", 0, MAX_HEADER + 4)
         sep = 4
@@ -113,6 +106,22 @@ class FrameParser:
         self._length = length
         return None
 
+
+    def _simple_header(self) -> bool:
+        """Consume the header block every client sends, one Content-Length
+        line and nothing else, without the general parser; False otherwise."""
+        buf = self._buf
+        if not buf.startswith(b"Content-Length: "):
+            return False
+        end = buf.find(b"\r\n\r\n", 16, 32)
+        if end == -1 or not buf[16:end].isdigit():
+            return False
+        length = int(buf[16:end])
+        if length > MAX_BODY:
+            return False
+        self._length = length
+        del buf[: end + 4]
+        return True
 
     def _leave_long_header(self) -> bool:
         """Drop the rest of an over-long header block; True once past its end."""
