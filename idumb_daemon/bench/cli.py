@@ -1,6 +1,7 @@
-"""`python -m idumb_daemon.bench`: run the daemon against a bare sqlite3 loop and,
-given `--nodepeer DIR`, the TypeScript peer, on one machine in one run, and print
-the figures with their ratios as a markdown table (and one JSON line with --json)."""
+"""`python -m idumb_daemon.bench`: run the daemon against a bare sqlite3 loop, the
+same loop on asyncio and, given `--nodepeer DIR`, the TypeScript peer, on one
+machine in one run, and print the figures with their ratios as a markdown table
+(and one JSON line with --json)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from idumb_daemon.bench.measure import Plan
 from idumb_daemon.bench.run import Run
 from idumb_daemon.bench.servers import Server
 
-FULL = Plan(n=20000, seq=1000, repeat=3, spawns=5, big=100_000, chunk=10_000,
+FULL = Plan(n=20000, seq=1000, rounds=3, repeat=3, spawns=5, big=100_000, chunk=10_000,
             page_samples=30, idle_window=5.0, timeout=60.0)
 # Small enough for the test suite, big enough to pass through every code path.
-QUICK = Plan(n=300, seq=50, repeat=1, spawns=1, big=2000, chunk=1000,
+QUICK = Plan(n=300, seq=50, rounds=1, repeat=1, spawns=1, big=2000, chunk=1000,
              page_samples=5, idle_window=0.5, timeout=30.0)
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="after the table, print every figure as one JSON line")
     parser.add_argument("--python", default=sys.executable,
-                        help="interpreter for the daemon and the raw loop (default: this one)")
+                        help="interpreter for the daemon and the raw loops (default: this one)")
     parser.add_argument("--daemon-cmd", metavar="CMD",
                         help="daemon command; gets --db PATH appended unless it holds {db}")
     parser.add_argument("--repeat", type=int, help="pipelined runs per figure (median)")
@@ -86,7 +87,11 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    lineup = [servers.daemon(args.python, args.daemon_cmd), servers.raw(args.python)]
+    lineup = [
+        servers.daemon(args.python, args.daemon_cmd),
+        servers.raw(args.python),
+        servers.asyncio_loop(args.python),
+    ]
     if args.nodepeer is not None:
         try:
             lineup.append(servers.nodepeer(args.nodepeer))

@@ -17,7 +17,14 @@ from idumb_daemon.bench.servers import DEPENDENCY_IMPORTS, Server
 
 HOT_KEYS = 100
 PAGE = 100
+# Round trips alternate between servers this many at a time.
+BLOCK = 10
+# Round trips on a fresh process before any is timed: CPython specialises a
+# function's bytecode only after it has run a few times.
+WARM_UP = 200
 Figures = dict[str, float | None]
+Calls = Callable[[int], tuple[str, Any]]
+"""The i-th call of a sequence, as (method, params)."""
 
 
 class BenchError(Exception):
@@ -28,6 +35,8 @@ class BenchError(Exception):
 class Plan:
     n: int
     seq: int
+    rounds: int
+    """Sets of fresh processes the round trips are spread over."""
     repeat: int
     spawns: int
     big: int
@@ -59,11 +68,11 @@ def _pipelined_rps(conn: Connection, method: str, n: int, params: Callable[[int]
     return n / elapsed
 
 
-def _get(i: int) -> tuple[str, Any]:
+def hot_get(i: int) -> tuple[str, Any]:
     return "settings/get", {"key": key(i % HOT_KEYS)}
 
 
-def _percentile_us(times: list[float], fraction: float) -> float:
+def percentile_us(times: list[float], fraction: float) -> float:
     ordered = sorted(times)
     # The same rank rpcbench.py takes, so figures compare with the yardstick's.
     return ordered[max(int(len(ordered) * fraction) - 1, 0)] * 1e6
@@ -93,9 +102,21 @@ def set_rps(conn: Connection, plan: Plan, run: int) -> float:
     )
 
 
-def round_trips(conn: Connection, plan: Plan) -> Figures:
-    times = conn.round_trips(_get(i) for i in range(plan.seq))
-    return {"rtt_p50_us": _percentile_us(times, 0.5), "rtt_p99_us": _percentile_us(times, 0.99)}
+def spread_get(plan: Plan) -> Calls:
+    def spread(i: int) -> tuple[str, Any]:
+        # A prime stride visits keys all over the key space, not one corner of it.
+        return "settings/get", {"key": key(i * 7919 % plan.big)}
+
+    return spread
+
+
+def round_trip_block(conn: Connection, calls: Calls, first: int) -> list[float]:
+    """`BLOCK` sequential calls, from the `first`-th on; each one's seconds."""
+    return conn.round_trips(calls(i) for i in range(first, first + BLOCK))
+
+
+def round_trip_figures(times: list[float]) -> Figures:
+    return {"rtt_p50_us": percentile_us(times, 0.5), "rtt_p99_us": percentile_us(times, 0.99)}
 
 
 def _spawn_once(server: Server, db: Path, plan: Plan, logs: Path) -> float:
@@ -203,34 +224,15 @@ def _fill(conn: Connection, plan: Plan) -> float:
     return plan.big / (time.perf_counter() - started)
 
 
-def _small_and_big_p50(small: Connection, big: Connection, plan: Plan) -> Figures:
-    """Round trips to a daemon holding 100 keys and one holding `plan.big`,
-    alternated in short blocks so a drifting machine load weighs on both alike."""
-
-    def spread(i: int) -> tuple[str, Any]:
-        # A prime stride visits keys all over the key space, not one corner of it.
-        return "settings/get", {"key": key(i * 7919 % plan.big)}
-
-    block = 10
-    small_times: list[float] = []
-    big_times: list[float] = []
-    for first in range(0, plan.seq, block):
-        small_times += small.round_trips(_get(i) for i in range(first, first + block))
-        big_times += big.round_trips(spread(i) for i in range(first, first + block))
-    return {
-        "small_get_p50_us": _percentile_us(small_times, 0.5),
-        "big_get_p50_us": _percentile_us(big_times, 0.5),
-    }
+def fill(server: Server, big_db: Path, plan: Plan, logs: Path) -> Figures:
+    with connect(server, big_db, plan, logs) as big:
+        return {"fill_entries_per_s": _fill(big, plan)}
 
 
-def large_session(server: Server, hot_db: Path, big_db: Path, plan: Plan, logs: Path) -> Figures:
-    """The daemon with `plan.big` settings stored on `big_db`: lookups against
-    the 100 keys of `hot_db`, pages, memory, idle cost."""
+def large_session(server: Server, big_db: Path, plan: Plan, logs: Path) -> Figures:
+    """The daemon with `plan.big` settings stored on `big_db`: pages, memory, idle cost."""
     figures: Figures = {}
-    with connect(server, hot_db, plan, logs) as small, connect(server, big_db, plan, logs) as big:
-        small.call("settings/get", {"key": key(0)})
-        figures["fill_entries_per_s"] = _fill(big, plan)
-        figures.update(_small_and_big_p50(small, big, plan))
+    with connect(server, big_db, plan, logs) as big:
         figures["getall_start_ms"] = _page_ms(big, key(0), plan.page_samples)
         figures["getall_end_ms"] = _page_ms(big, key(plan.big - PAGE - 1), plan.page_samples)
         figures.update(_page_through(big, plan.big))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from idumb_daemon.bench import measure, procfs
-from idumb_daemon.bench.measure import Figures, Plan
+from idumb_daemon.bench.measure import Calls, Figures, Plan
 from idumb_daemon.bench.rpc import Connection
 from idumb_daemon.bench.servers import Server
 
@@ -86,18 +86,58 @@ class Run:
             get = functools.partial(measure.get_rps, plan=plan)
             gets = [self._each(live, f"pipelined get, run {r + 1}", get)
                     for r in range(plan.repeat)]
-            trip = functools.partial(measure.round_trips, plan=plan)
-            trips = self._each(live, "round trips", trip)
+            trips = self.round_trips({
+                name: (server, self.db(server), measure.hot_get)
+                for name, (server, _conn) in live.items()
+            })
             sets = [self._each(live, f"pipelined set, run {r + 1}",
                                functools.partial(measure.set_rps, plan=plan, run=r))
                     for r in range(plan.repeat)]
             for name, (_server, conn) in live.items():
+                if name not in trips:
+                    continue
                 figures = self.results[name]
                 figures["get_rps"] = statistics.median(run[name] for run in gets)
                 figures["set_rps"] = statistics.median(run[name] for run in sets)
-                figures.update(trips[name])
+                figures.update(measure.round_trip_figures(trips[name]))
                 figures["load_rss_mib"] = procfs.peak_rss_mib(conn.pid)
             return [server for server, _conn in live.values()]
+
+    def round_trips(self, lineup: dict[str, tuple[Server, Path, Calls]]) -> dict[str, list[float]]:
+        """Sequential calls to each server, on `plan.rounds` sets of fresh
+        processes: each call's seconds, per name. In a set the servers take
+        turns `BLOCK` calls at a time, so a machine whose load drifts weighs
+        on all alike; fresh sets, because a process's place on the machine
+        (which core, beside what) can cost it a third of its round trip for
+        as long as it lives. A server that fails leaves the lineup."""
+        plan, logs = self.plan, self.logs
+        times: dict[str, list[float]] = {name: [] for name in lineup}
+        for round_no in range(plan.rounds):
+            print(f"[bench] round trips, set {round_no + 1} of fresh processes",
+                  file=sys.stderr, flush=True)
+            with contextlib.ExitStack() as stack:
+                live: dict[str, tuple[Connection, Calls]] = {}
+                for name, (server, db, calls) in lineup.items():
+                    conn = self.attempt(server, "start for round trips",
+                                        functools.partial(measure.connect, server, db, plan, logs))
+                    if conn is not None:
+                        live[name] = (stack.enter_context(conn), calls)
+                for first in range(-measure.WARM_UP, plan.seq, measure.BLOCK):
+                    for name, (conn, calls) in list(live.items()):
+                        try:
+                            taken = measure.round_trip_block(conn, calls, first)
+                        except Exception as exc:  # reported in the output, as attempt() does
+                            server = lineup[name][0]
+                            self.errors.append(f"{name}, round trips: {type(exc).__name__}: "
+                                               f"{exc}" + self._stderr_tail(server))
+                            del live[name]
+                            continue
+                        if first >= 0:
+                            times[name] += taken
+            for name in set(lineup) - set(live):
+                del lineup[name]
+                times.pop(name, None)
+        return times
 
     def spawn(self, server: Server) -> None:
         self.stage(server, "spawn", lambda: {
@@ -109,5 +149,18 @@ class Run:
         plan, logs, db = self.plan, self.logs, self.db(daemon)
         self.stage(daemon, "spawn against import only",
                    lambda: measure.spawn_and_import_ms(daemon, python, db, plan, logs))
+        big_db = logs / "daemon-big.db"
+        self.stage(daemon, f"storing {plan.big:,}",
+                   lambda: measure.fill(daemon, big_db, plan, logs))
+        small, big = "daemon on 100 keys", f"daemon on {plan.big:,} keys"
+        lookups = self.round_trips({
+            small: (daemon, db, measure.hot_get),
+            big: (daemon, big_db, measure.spread_get(plan)),
+        })
+        if len(lookups) == 2:
+            self.results[daemon.name].update({
+                "small_get_p50_us": measure.percentile_us(lookups[small], 0.5),
+                "big_get_p50_us": measure.percentile_us(lookups[big], 0.5),
+            })
         self.stage(daemon, f"{plan.big:,} stored",
-                   lambda: measure.large_session(daemon, db, logs / "daemon-big.db", plan, logs))
+                   lambda: measure.large_session(daemon, big_db, plan, logs))

@@ -12,6 +12,7 @@ from pathlib import Path
 import idumb_daemon
 
 RAW_SERVER = Path(__file__).with_name("raw_server.py")
+ASYNCIO_SERVER = Path(__file__).with_name("asyncio_server.py")
 
 # The import line the spawn target is measured against: what the daemon
 # cannot avoid loading before it can answer.
@@ -26,7 +27,7 @@ class Server:
     command: Callable[[Path], list[str]]
     env: dict[str, str]
     full_protocol: bool
-    """Speaks the daemon's whole protocol; raw and nodepeer know settings/get and /set only."""
+    """Speaks the daemon's whole protocol; the others know settings/get and /set only."""
 
 
 def base_env() -> dict[str, str]:
@@ -60,6 +61,10 @@ def daemon(python: str, daemon_cmd: str | None) -> Server:
 def raw(python: str) -> Server:
     # The same interpreter as the daemon's, so both use the same SQLite library.
     return Server("raw", lambda db: [python, str(RAW_SERVER), str(db)], base_env(), False)
+
+
+def asyncio_loop(python: str) -> Server:
+    return Server("asyncio", lambda db: [python, str(ASYNCIO_SERVER), str(db)], base_env(), False)
 
 
 def nodepeer(folder: Path) -> Server:
