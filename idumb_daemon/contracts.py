@@ -14,7 +14,7 @@ import posixpath
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import reduce
+from functools import lru_cache, reduce
 from types import GenericAlias
 from typing import Annotated, Any, Final, Literal, TypeAlias, TypeVar, Union, get_args, get_origin
 
@@ -732,6 +732,10 @@ def _structure_time(value: Any, _: Any) -> datetime:
         raise _Invalid("not a valid date and time") from None
 
 
+# Cached: formatting costs more than the lookup it answers, and the times on
+# the wire repeat (every write of one second has the same). A function of
+# its argument alone; equal instants format alike, whatever their tzinfo.
+@lru_cache(maxsize=1024)
 def _unstructure_time(value: datetime) -> str:
     offset = value.utcoffset()
     if offset is None:

@@ -178,7 +178,7 @@ def _refuses_writes(path: Path) -> bool:
     return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
-def _identity(path: Path) -> tuple[int, int]:
+def _identity(path: Path | str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_dev, st.st_ino
 
@@ -210,6 +210,9 @@ class Database:
         # Values in SQL parameters are settings: never in a logged exception.
         engine_kwargs: dict[str, Any] = {"hide_parameters": True}
         self._identity: tuple[int, int] | None = None
+        # check_file runs before every statement: a str spares it a Path's
+        # conversion each time.
+        self._path_text = "" if self.path is None else str(self.path)
         if self.path is not None:
             path = self.path
             with translate_errors():
@@ -344,10 +347,10 @@ class Database:
     def check_file(self) -> None:
         """Refuse to go on with a file deleted or replaced under us: SQLite
         would keep writing to the old inode, lost to everyone else."""
-        if self.path is None or self._identity is None:
+        if self._identity is None:
             return
         try:
-            identity = _identity(self.path)
+            identity = _identity(self._path_text)
         except FileNotFoundError:
             raise StorageUnavailable(f"database file {self.path} was deleted") from None
         except OSError as exc:

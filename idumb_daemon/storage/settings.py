@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import dataset
@@ -22,6 +23,7 @@ _UPSERT = (
 _DELETE = "DELETE FROM settings WHERE key = ?"
 
 
+@lru_cache(maxsize=1024)  # datetimes are immutable; stored times repeat
 def to_time(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
 
