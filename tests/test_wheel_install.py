@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import idumb_daemon
 from idumb_daemon.migrations.files import load_migrations
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,6 +65,15 @@ def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
     package_file, schema = where.stdout.split()
     assert Path(package_file).is_relative_to(venv), package_file
     assert Path(schema) == Path(package_file).parent / "schema"
+    # The version is written once, in the package; the wheel's metadata has it.
+    versions = run(
+        python, "-c",
+        "import idumb_daemon, importlib.metadata as m; "
+        "print(idumb_daemon.__version__, m.version('idumb-daemon'))",
+        cwd=elsewhere,
+    )
+    ours, packaged = versions.stdout.split()
+    assert ours == packaged == idumb_daemon.__version__
 
     db = tmp_path / "x.db"
     migrated = run(python, "-m", "idumb_daemon.migrations", "migrate", "--db", db, cwd=elsewhere)

@@ -40,6 +40,10 @@ def base_env() -> dict[str, str]:
 def daemon_env() -> dict[str, str]:
     """Run the daemon from the same tree as this benchmark, installed or not."""
     env = base_env()
+    # Bytecode may be cached, as it is for an installed package (pip compiles
+    # it) and for the dependencies the spawn is measured against: without it
+    # a source tree is compiled anew at every spawn.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = Path(idumb_daemon.__file__).resolve().parent.parent
     if "site-packages" not in root.parts:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
