@@ -16,7 +16,13 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from idumb_daemon.storage import Storage
-from idumb_daemon.storage.database import engine_url, postgres_connect_args, safe_url
+from idumb_daemon.storage.database import (
+    connect_postgres,
+    engine_url,
+    postgres_connect_args,
+    resolve_url,
+    safe_url,
+)
 from idumb_daemon.storage.errors import StorageBusy
 from tests import pg
 from tests.conftest import DaemonFactory
@@ -62,13 +68,36 @@ def test_safe_url_shows_the_users_url_without_its_password(url: str, shown: str)
 
 
 def test_connect_settings_bound_the_wait_and_the_url_wins() -> None:
+    keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                  "keepalives_count": 3}
     plain = postgres_connect_args(make_url("postgresql://h/d"), 2.5)
-    assert plain == {"connect_timeout": 5, "options": "-c lock_timeout=2500"}
+    assert plain == {"connect_timeout": 5, "options": "-c lock_timeout=2500", **keepalives}
     given = postgres_connect_args(
-        make_url("postgresql://h/d?connect_timeout=1&options=-c%20lock_timeout%3D9"), 0
+        make_url("postgresql://h/d?connect_timeout=1&keepalives_idle=5"
+                 "&options=-c%20lock_timeout%3D9"), 0
     )
     # Ours first: the URL's later -c lock_timeout overrides it; 0 never means "no limit".
-    assert given == {"options": "-c lock_timeout=1 -c lock_timeout=9"}
+    assert given == {"options": "-c lock_timeout=1 -c lock_timeout=9",
+                     **{k: v for k, v in keepalives.items() if k != "keepalives_idle"}}
+
+
+def test_the_postgres_scheme_means_postgresql() -> None:
+    assert resolve_url(database_url="postgres://u@h/d") == "postgresql://u@h/d"
+    assert resolve_url(environ={"IDUMB_DATABASE_URL": "postgres://h/d"}) == "postgresql://h/d"
+    assert resolve_url(database_url="postgresql+psycopg://h/d") == "postgresql+psycopg://h/d"
+
+
+def test_a_postgres_scheme_url_is_served_with_keepalives_on_its_sessions(
+    spawn: DaemonFactory, pg_url: str
+) -> None:
+    daemon = spawn("--database-url", "postgres://" + pg_url.removeprefix("postgresql://"))
+    daemon.result("settings/set", {"key": "k", "value": "v"})
+    assert daemon.result("settings/get", {"key": "k"})["value"] == "v"
+    assert daemon.result("daemon/status", {})["backend"] == "postgresql"
+    assert daemon.stop() == 0
+    with connect_postgres(pg_url) as conn:  # read as the engine reads it
+        dsn = conn.info.dsn
+    assert "keepalives=1" in dsn and "keepalives_idle=30" in dsn, dsn
 
 
 # --- passwords ----------------------------------------------------------------------

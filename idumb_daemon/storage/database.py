@@ -45,6 +45,12 @@ FILE_MODE = 0o600
 POSTGRES_DRIVER = "postgresql+psycopg"
 CONNECT_TIMEOUT = 5
 """Seconds to reach a PostgreSQL server: an unreachable one is -31006, not a hang."""
+# TCP keepalives (libpq's names): a server or network that dies silently
+# mid-query is noticed within a minute (30 s idle, then 3 probes 10 s apart),
+# answered with -31006, and reconnected, instead of leaving the daemon
+# waiting for an answer the kernel would give up on only after hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3}
 _SECRET_PARAMS = ("password", "sslpassword")
 
 
@@ -59,13 +65,18 @@ def resolve_url(
     environment, then `<project dir>/.idumb/data/idumb.db`."""
     env = os.environ if environ is None else environ
     if database_url:
-        return database_url
+        return _postgresql_scheme(database_url)
     if db:
         return "sqlite:///" + str(Path(db).absolute())
     if env.get("IDUMB_DATABASE_URL"):
-        return env["IDUMB_DATABASE_URL"]
+        return _postgresql_scheme(env["IDUMB_DATABASE_URL"])
     base = Path(project_dir) if project_dir else Path.cwd()
     return "sqlite:///" + str((base / ".idumb" / "data" / "idumb.db").absolute())
+
+
+def _postgresql_scheme(url: str) -> str:
+    # libpq and many hosts hand out postgres://; SQLAlchemy knows only postgresql.
+    return "postgresql://" + url[len("postgres://"):] if url.startswith("postgres://") else url
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -108,9 +119,11 @@ def postgres_connect_args(url: URL, busy_timeout: float) -> dict[str, Any]:
     lock fails with lock_not_available (-31001) as it does on SQLite, instead
     of queueing every later request behind it.
     """
-    args: dict[str, Any] = {}
-    if "connect_timeout" not in url.query:
-        args["connect_timeout"] = CONNECT_TIMEOUT
+    args: dict[str, Any] = {
+        name: value
+        for name, value in (("connect_timeout", CONNECT_TIMEOUT), *KEEPALIVES.items())
+        if name not in url.query
+    }
     # 0 would mean no limit at all.
     lock = f"-c lock_timeout={max(1, round(busy_timeout * 1000))}"
     given = url.query.get("options")
