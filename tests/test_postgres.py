@@ -69,7 +69,7 @@ def test_safe_url_shows_the_users_url_without_its_password(url: str, shown: str)
 
 def test_connect_settings_bound_the_wait_and_the_url_wins() -> None:
     keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-                  "keepalives_count": 3}
+                  "keepalives_count": 3, "tcp_user_timeout": 60_000}
     plain = postgres_connect_args(make_url("postgresql://h/d"), 2.5)
     assert plain == {"connect_timeout": 5, "options": "-c lock_timeout=2500", **keepalives}
     given = postgres_connect_args(

@@ -45,12 +45,13 @@ FILE_MODE = 0o600
 POSTGRES_DRIVER = "postgresql+psycopg"
 CONNECT_TIMEOUT = 5
 """Seconds to reach a PostgreSQL server: an unreachable one is -31006, not a hang."""
-# TCP keepalives (libpq's names): a server or network that dies silently
-# mid-query is noticed within a minute (30 s idle, then 3 probes 10 s apart),
-# answered with -31006, and reconnected, instead of leaving the daemon
+# A server or network that dies silently mid-query is noticed within about a
+# minute, answered with -31006 and reconnected, instead of leaving the daemon
 # waiting for an answer the kernel would give up on only after hours.
+# libpq's names: keepalives while waiting for an answer (30 s idle, then 3
+# probes 10 s apart), tcp_user_timeout while a query is not yet acknowledged.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-              "keepalives_count": 3}
+              "keepalives_count": 3, "tcp_user_timeout": 60_000}
 _SECRET_PARAMS = ("password", "sslpassword")
 
 
