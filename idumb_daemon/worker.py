@@ -2,7 +2,7 @@
 
 dataset keeps a connection and transaction per thread, and a transaction must
 never span an `await`; so the event loop hands storage calls to this thread
-as jobs and answers from their futures. Keeping one FIFO queue also gives the
+as jobs and answers once each job is settled. Keeping one FIFO queue gives the
 protocol its ordering guarantee: a request's effect is ordered after every
 earlier request's (a read with nothing queued or unsettled before it runs at
 once instead, which keeps that guarantee).
@@ -13,7 +13,7 @@ One fsync then covers many writes, and a failing write rolls back only its
 own savepoint.
 
 Outcomes travel back a batch at a time through `deliver`: the server sets it
-to hop once to the event loop and settle every future there, in queue order,
+to hop once to the event loop and settle every job there, in queue order,
 so a batch of 256 answers costs one wake-up of the loop instead of 256.
 """
 
