@@ -18,7 +18,7 @@ Three parts, each where its work belongs:
 Ordering: a look is queued behind the requests already submitted and ahead of
 later ones, and its outcome is settled on the event loop in queue order with
 theirs (the storage worker delivers a batch's outcomes in order, and both a
-response and a notification are written from the Future's callback), so a
+response and a notification are written from the callback that settles them), so a
 notification is written after the responses to the requests queued before its
 look and before the later ones: the client never sees a stale value arrive
 after its own newer write's response.
@@ -45,7 +45,7 @@ from idumb_daemon.contracts import (
 )
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage.changes import NOTIFY_CHANNEL, Changes
-from idumb_daemon.storage.database import connect_postgres, safe_url
+from idumb_daemon.storage.database import connect_postgres, file_identity, safe_url
 from idumb_daemon.worker import StorageWorker
 
 log = logging.getLogger(__name__)
@@ -83,14 +83,21 @@ class Poller:
             return  # an in-memory database: no other writer can reach it
         conn: sqlite3.Connection | None = None
         version: int | None = None
+        polled: tuple[int, int] | None = None  # the file `conn` reads
         failing = False
         while not self._stop.wait(self._interval):
             try:
+                if conn is not None and file_identity(self._path) != polled:
+                    # Another file is in place (a restore), or none: `conn`
+                    # reads the old one, where nothing will change any more.
+                    conn.close()
+                    conn = None
                 if conn is None:
+                    polled = file_identity(self._path)
                     conn = self._connect(self._path)
                     version = None
                 now = int(conn.execute("PRAGMA data_version").fetchone()[0])
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 if not failing:
                     log.warning("watch: cannot poll %s: %s", self._path, exc)
                 failing = True

@@ -9,6 +9,7 @@ them, and absence is proven by a later marker write, never by waiting.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -198,4 +199,26 @@ def test_a_notification_never_overtakes_a_newer_own_write(spawn: DaemonFactory) 
             a_ids.remove(message["id"])
             view = message["result"]["value"]
     assert view == a.result("settings/get", {"key": "k"})["value"]
+    assert a.stop() == 0 and b.stop() == 0
+
+
+def test_a_database_restored_under_a_watcher_is_reported_as_it_now_is(
+    spawn: DaemonFactory, db_path: Path, tmp_path: Path
+) -> None:
+    a = watcher(spawn)
+    b = spawn()
+    kept = b.result("settings/set", {"key": "kept", "value": "old"})
+    assert next_changes(a) == [kept]
+    backup = tmp_path / "backup.db"
+    source, copy = sqlite3.connect(db_path), sqlite3.connect(backup)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    later = b.result("settings/set", {"key": "later", "value": "new"})
+    assert next_changes(a) == [later]
+    # A restore tool puts the older file in place: its change log ends before
+    # what the watcher has read, and nothing is written after it.
+    os.replace(backup, db_path)
+    changes = {c["key"]: c for c in next_changes(a)}
+    assert changes == {"kept": kept, "later": {"key": "later", "value": None, "updatedAt": None}}
     assert a.stop() == 0 and b.stop() == 0

@@ -110,15 +110,17 @@ def _all_rows(db: dataset.Database, table: str) -> dict[str, dict[str, Any]]:
 class Feed:
     """Where one watcher stands in the change log; see the module docstring."""
 
-    def __init__(self, last: int, keys: dict[str, set[str]]) -> None:
+    def __init__(self, last: int, keys: dict[str, set[str]], source: object = None) -> None:
         self.last = last
         """The newest seq already accounted for."""
+        self.source = source
+        """Which database `last` counts in (see `collect`)."""
         self._keys = keys
         self._own: list[tuple[int, int]] = []
         """Half-open seq ranges (lo, hi] of our own commits above `last`, in order."""
 
     @classmethod
-    def start(cls, db: dataset.Database) -> Feed | None:
+    def start(cls, db: dataset.Database, source: object = None) -> Feed | None:
         """A feed of what changes from now on; None when the database has no
         change log (a schema older than version 2)."""
         if CHANGE_LOG not in table_names(db):
@@ -128,7 +130,7 @@ class Feed:
             table: {row["k"] for row in db.query(f"SELECT {column} AS k FROM {table}")}
             for table, column in _KEY_COLUMN.items()
         }
-        return cls(last_seq(db), keys)
+        return cls(last_seq(db), keys, source)
 
     def own_write(self, lo: int, hi: int) -> None:
         """Our own transaction, now committed, produced the seqs in (lo, hi]."""
@@ -139,9 +141,14 @@ class Feed:
         i = bisect.bisect_left(self._own, seq, key=lambda r: r[1])
         return i < len(self._own) and self._own[i][0] < seq
 
-    def collect(self, db: dataset.Database) -> Changes:
+    def collect(self, db: dataset.Database, source: object = None) -> Changes:
         """What others changed since the last call, as current rows; run
-        inside one read transaction so rows and log agree."""
+        inside one read transaction so rows and log agree. `source` names the
+        database read now: another one than before (a file restored in place
+        of the one followed) has seqs of its own, so every row is reported."""
+        if source != self.source:
+            self.source = source
+            return self._resync(db, "another database file is in place: reporting every row")
         rows = list(
             db.query(
                 f"SELECT seq, table_name, row_key FROM {CHANGE_LOG} WHERE seq > :last ORDER BY seq",
@@ -151,7 +158,8 @@ class Feed:
         if not rows:
             return Changes()
         if rows[0]["seq"] > self.last + 1 and not self._retained(db, self.last):
-            return self._resync(db)
+            return self._resync(db, "change log pruned past what this watcher read: "
+                                    "reporting every row")
         # key -> reported: a key some other writer touched is reported with its
         # current row, even if our own write came after (that row is the truth).
         touched: dict[str, dict[str, bool]] = {SETTINGS: {}, WORKSPACES: {}}
@@ -193,9 +201,9 @@ class Feed:
         rows = db.query(f"SELECT 1 AS found FROM {CHANGE_LOG} WHERE seq = :seq", seq=seq)
         return any(True for _ in rows)
 
-    def _resync(self, db: dataset.Database) -> Changes:
-        """Fell behind the retained log: report every row, and every key gone."""
-        log.warning("change log pruned past what this watcher read: reporting every row")
+    def _resync(self, db: dataset.Database, why: str) -> Changes:
+        """The log cannot say what changed: report every row, and every key gone."""
+        log.warning("%s", why)
         settings = _all_rows(db, SETTINGS)
         workspaces = _all_rows(db, WORKSPACES)
         gone_settings = sorted(self._keys[SETTINGS] - settings.keys())

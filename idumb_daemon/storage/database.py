@@ -192,7 +192,7 @@ def _refuses_writes(path: Path) -> bool:
     return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
-def _identity(path: Path | str) -> tuple[int, int]:
+def file_identity(path: Path | str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_dev, st.st_ino
 
@@ -231,7 +231,7 @@ class Database:
             path = self.path
             with translate_errors():
                 prepare_sqlite_file(path)
-                self._identity = _identity(path)
+                self._identity = file_identity(path)
                 # Reads are served from a file that refuses writes; writes get
                 # SQLITE_READONLY.
                 read_only = read_only_uri(path) if _refuses_writes(path) else None
@@ -358,13 +358,18 @@ class Database:
         raw = self.db.executable.connection.dbapi_connection
         return raw is None or bool(raw.in_transaction)
 
+    @property
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the SQLite file as opened; None for a server."""
+        return self._identity
+
     def check_file(self) -> None:
         """Refuse to go on with a file deleted or replaced under us: SQLite
         would keep writing to the old inode, lost to everyone else."""
         if self._identity is None:
             return
         try:
-            identity = _identity(self._path_text)
+            identity = file_identity(self._path_text)
         except FileNotFoundError:
             raise StorageUnavailable(f"database file {self.path} was deleted") from None
         except OSError as exc:

@@ -275,17 +275,27 @@ class Storage:
         self._watching = enabled
         self._feed = None
         if enabled:
-            self._feed = self._run(False, changes.Feed.start)
+            self._feed = self._run(False, self._start_feed)
 
     def collect_changes(self) -> changes.Changes:
         """What other writers changed since the last call or since watch(True)."""
         if not self._watching:
             return changes.Changes()
-        if self._feed is None:
+        feed = self._feed
+        if feed is None:
             # watch(True) could not read the database; follow from now on.
-            self._feed = self._run(False, changes.Feed.start)
+            self._feed = self._run(False, self._start_feed)
             return changes.Changes()
-        return self._run(False, self._feed.collect)
+        return self._run(False, lambda db: feed.collect(db, source=self._source()))
+
+    def _start_feed(self, db: dataset.Database) -> changes.Feed | None:
+        return changes.Feed.start(db, source=self._source())
+
+    def _source(self) -> object:
+        """What a feed follows: a SQLite file by its identity, as a file put in
+        its place has a change log of its own; a server's database keeps its
+        seqs across reconnections."""
+        return None if self._database is None else self._database.file_identity
 
     # lifecycle
 
