@@ -12,17 +12,30 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from tests.wire import WAIT, daemon_env
 
 Run = subprocess.CompletedProcess[str]
 
 
-def cli(db: Path, *args: str, stdin: str | None = None) -> Run:
+class Target(NamedTuple):
+    """Where a sequence runs: its working folder and the database options."""
+
+    folder: Path
+    options: tuple[str, ...]
+
+
+def on_file(folder: Path) -> Target:
+    folder.mkdir()
+    return Target(folder, ("--db", str(folder / "idumb.db")))
+
+
+def cli(db: Target, *args: str, stdin: str | None = None) -> Run:
     return subprocess.run(
-        [sys.executable, "-m", "idumb_daemon", *args, "--db", str(db)],
+        [sys.executable, "-m", "idumb_daemon", *args, *db.options],
         input=stdin, capture_output=True, text=True, env=daemon_env(), timeout=WAIT,
-        cwd=db.parent,
+        cwd=db.folder,
     )
 
 
@@ -39,7 +52,7 @@ def failed(run: Run) -> str:
     return run.stderr
 
 
-def call_commands(db: Path) -> None:
+def call_commands(db: Target) -> None:
     entry = json.loads(ok(cli(db, "call", "settings/set", '{"key":"a","value":"b"}')))
     assert entry["key"] == "a" and entry["value"] == "b" and entry["updatedAt"].endswith("Z")
 
@@ -52,7 +65,7 @@ def call_commands(db: Path) -> None:
     assert "Expecting" in failed(cli(db, "call", "settings/get", "{key: a}"))
 
 
-def settings_commands(db: Path) -> None:
+def settings_commands(db: Target) -> None:
     entry = json.loads(ok(cli(db, "settings", "set", "editor.font-size", "14 é")))
     assert (entry["key"], entry["value"]) == ("editor.font-size", "14 é")
     assert ok(cli(db, "settings", "get", "editor.font-size")) == "14 é\n"
@@ -65,10 +78,10 @@ def settings_commands(db: Path) -> None:
     )
 
 
-def import_export_commands(db: Path) -> None:
+def import_export_commands(db: Target) -> None:
     document = {"version": "1.0", "exportedAt": "2026-11-26T01:10:58Z",
                 "settings": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}
-    file = db.parent / "export.json"
+    file = db.folder / "export.json"
     file.write_text(json.dumps(document))
     assert json.loads(ok(cli(db, "settings", "import", str(file)))) == {
         "imported": 2, "added": ["a", "b"], "changed": [], "removed": []
@@ -86,17 +99,22 @@ def import_export_commands(db: Path) -> None:
 
     # Refused before any daemon starts.
     assert "JSON object" in failed(cli(db, "settings", "import", stdin="[]"))
-    assert "No such file" in failed(cli(db, "settings", "import", str(db.parent / "nope")))
+    assert "No such file" in failed(cli(db, "settings", "import", str(db.folder / "nope")))
+
+
+SEQUENCES: list[Callable[[Target], None]] = [
+    call_commands, settings_commands, import_export_commands
+]
 
 
 def test_cli(tmp_path: Path) -> None:
-    sequences: list[Callable[[Path], None]] = [
-        call_commands, settings_commands, import_export_commands
-    ]
-    dbs = []
-    for i in range(len(sequences)):
-        (tmp_path / str(i)).mkdir()
-        dbs.append(tmp_path / str(i) / "idumb.db")
-    with ThreadPoolExecutor(len(sequences)) as pool:
-        for future in [pool.submit(seq, db) for seq, db in zip(sequences, dbs, strict=True)]:
-            future.result()
+    with ThreadPoolExecutor(len(SEQUENCES)) as pool:
+        runs = [pool.submit(seq, on_file(tmp_path / str(i))) for i, seq in enumerate(SEQUENCES)]
+        for run in runs:
+            run.result()
+
+
+def test_cli_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    # One database for all: the sequences use keys of their own, one at a time.
+    for seq in (settings_commands, import_export_commands):
+        seq(Target(tmp_path, ("--database-url", pg_url)))

@@ -21,6 +21,7 @@ from idumb_daemon.contracts import (
     SettingsExport,
     WorkspaceConfig,
 )
+from idumb_daemon.storage.database import safe_url
 from tests.wire import WAIT, daemon_env
 
 
@@ -39,8 +40,10 @@ def just_now(moment: datetime | None) -> bool:
     return abs(datetime.now(UTC) - moment) < timedelta(seconds=WAIT)
 
 
-def test_every_typed_call(tmp_path: Path, stderr_file: IO[bytes]) -> None:
-    client = spawn(tmp_path / "idumb.db", stderr_file)
+def test_every_typed_call(database_url: str, stderr_file: IO[bytes]) -> None:
+    client = DaemonClient.spawn(
+        ["--database-url", database_url], env=daemon_env(), stderr=stderr_file, timeout=WAIT
+    )
     with client:
         assert client.get("editor.fontSize") is None
         entry = client.set("editor.fontSize", "14")
@@ -97,8 +100,9 @@ def test_every_typed_call(tmp_path: Path, stderr_file: IO[bytes]) -> None:
 
         status = client.status()
         assert isinstance(status, DaemonStatus)
-        assert status.protocol_version == 1 and status.backend == "sqlite"
-        assert str(tmp_path / "idumb.db") in status.database
+        assert status.protocol_version == 1
+        assert status.backend == database_url.partition(":")[0]
+        assert status.database == safe_url(database_url)
         assert client.watch(False) is False
         assert isinstance(client.watch(), bool)
         assert client.request("settings/get", {"key": "a.from"})["value"] == "1"
