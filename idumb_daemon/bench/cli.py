@@ -20,7 +20,7 @@ from idumb_daemon.bench.measure import Plan
 from idumb_daemon.bench.run import Run
 from idumb_daemon.bench.servers import Server
 
-FULL = Plan(n=20000, seq=1000, rounds=3, repeat=3, spawns=5, big=100_000, chunk=10_000,
+FULL = Plan(n=20000, seq=1000, rounds=5, repeat=3, spawns=5, big=100_000, chunk=10_000,
             page_samples=30, idle_window=5.0, timeout=60.0)
 # Small enough for the test suite, big enough to pass through every code path.
 QUICK = Plan(n=300, seq=50, rounds=1, repeat=1, spawns=1, big=2000, chunk=1000,
