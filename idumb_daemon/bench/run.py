@@ -36,9 +36,7 @@ class Run:
         try:
             return step()
         except Exception as exc:  # reported in the output; the other stages still run
-            self.errors.append(
-                f"{server.name}, {what}: {type(exc).__name__}: {exc}" + self._stderr_tail(server)
-            )
+            self._failed(server.name, what, server, exc)
             return None
         finally:
             print(f"[bench] {server.name}: {what} took {time.perf_counter() - started:.1f} s",
@@ -48,6 +46,10 @@ class Run:
         figures = self.attempt(server, what, step)
         if figures is not None:
             self.results[server.name].update(figures)
+
+    def _failed(self, name: str, what: str, server: Server, exc: Exception) -> None:
+        self.errors.append(f"{name}, {what}: {type(exc).__name__}: {exc}"
+                           + self._stderr_tail(server))
 
     def _stderr_tail(self, server: Server) -> str:
         path = self.logs / f"{server.name}.stderr"
@@ -94,12 +96,11 @@ class Run:
                                functools.partial(measure.set_rps, plan=plan, run=r))
                     for r in range(plan.repeat)]
             for name, (_server, conn) in live.items():
-                if name not in trips:
-                    continue
                 figures = self.results[name]
                 figures["get_rps"] = statistics.median(run[name] for run in gets)
                 figures["set_rps"] = statistics.median(run[name] for run in sets)
-                figures.update(measure.round_trip_figures(trips[name]))
+                if name in trips:  # its round trips, on processes of their own, may have failed
+                    figures.update(measure.round_trip_figures(trips[name]))
                 figures["load_rss_mib"] = procfs.peak_rss_mib(conn.pid)
             return [server for server, _conn in live.values()]
 
@@ -111,6 +112,7 @@ class Run:
         (which core, beside what) can cost it a third of its round trip for
         as long as it lives. A server that fails leaves the lineup."""
         plan, logs = self.plan, self.logs
+        lineup = dict(lineup)  # the caller's stays whole
         times: dict[str, list[float]] = {name: [] for name in lineup}
         for round_no in range(plan.rounds):
             print(f"[bench] round trips, set {round_no + 1} of fresh processes",
@@ -127,9 +129,7 @@ class Run:
                         try:
                             taken = measure.round_trip_block(conn, calls, first)
                         except Exception as exc:  # reported in the output, as attempt() does
-                            server = lineup[name][0]
-                            self.errors.append(f"{name}, round trips: {type(exc).__name__}: "
-                                               f"{exc}" + self._stderr_tail(server))
+                            self._failed(name, "round trips", lineup[name][0], exc)
                             del live[name]
                             continue
                         if first >= 0:
