@@ -13,7 +13,6 @@ import itertools
 import os
 import pwd
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import quote
 import psycopg
 
 from idumb_daemon.storage.database import sqlite_path
+from tests.wire import sqlite_exec
 
 PORT = 54329
 """Names the socket file (.s.PGSQL.54329) in the cluster's folder; no TCP port is opened."""
@@ -183,9 +183,4 @@ def run_sql(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     path = sqlite_path(url)
     if path is None:
         return execute(url, sql.replace("?", "%s"), *params)
-    conn = sqlite3.connect(path, timeout=TIMEOUT)
-    try:
-        with conn:
-            return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return sqlite_exec(path, sql, *params, timeout=TIMEOUT)

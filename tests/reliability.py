@@ -126,15 +126,6 @@ def integrity(path: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def proc_status(pid: int, field: str) -> int:
-    """A kB figure of /proc/PID/status (VmRSS, VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name == field:
-            return int(value.split()[0])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
-
-
 def timed(wire: Wire, method: str, params: Any) -> tuple[dict[str, Any], float]:
     """A request's response and how long it took."""
     start = time.monotonic()

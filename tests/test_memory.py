@@ -3,20 +3,12 @@ per request is kept once it is answered."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from idumb_daemon.bench import procfs
 from tests.conftest import DaemonFactory
 from tests.wire import Wire
 
 ROWS = 60_000
 PAGE = 100
-
-
-def rss_mib(wire: Wire) -> float:
-    for line in Path(f"/proc/{wire.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def page_through(daemon: Wire) -> int:
@@ -43,9 +35,10 @@ def test_paging_through_many_settings_keeps_rss_flat(spawn: DaemonFactory) -> No
     # The first pass fills what is meant to fill: SQLite's page cache (up to
     # 16 MiB a connection, here the whole 6 MiB file) and Python's pools.
     assert page_through(daemon) == ROWS // PAGE
-    start = rss_mib(daemon)
+    start = procfs.rss_mib(daemon.proc.pid)
     assert page_through(daemon) == ROWS // PAGE
     # Keeping each answered page (6 KiB of JSON, more as objects) would grow
     # it by tens of MiB over these 600 pages.
-    assert rss_mib(daemon) - start < 3, (start, rss_mib(daemon))
+    grown = procfs.rss_mib(daemon.proc.pid) - start
+    assert grown < 3, (start, grown)
     assert daemon.stop() == 0

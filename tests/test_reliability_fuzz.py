@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from idumb_daemon.bench import procfs
 from tests.conftest import DaemonFactory
-from tests.reliability import proc_status
 from tests.wire import Wire
 
 SEED = 20261126
@@ -336,7 +336,7 @@ def test_a_message_over_16_mib_is_discarded_without_holding_it(spawn: DaemonFact
     for n in range(50):  # warm up: lazy imports and buffers are in place
         daemon.result("settings/set", {"key": f"warm.{n}", "value": "v" * 1000})
     pid = daemon.proc.pid
-    rss, peak = proc_status(pid, "VmRSS"), proc_status(pid, "VmHWM")
+    rss, peak = procfs.rss_mib(pid), procfs.peak_rss_mib(pid)
 
     size = 24 * MIB  # well over the limit, streamed in 1 MiB writes
     body = json.dumps({"jsonrpc": "2.0", "id": "huge", "method": "settings/set",
@@ -347,9 +347,9 @@ def test_a_message_over_16_mib_is_discarded_without_holding_it(spawn: DaemonFact
     answer = daemon.call("settings/get", {"key": "huge"})
     assert answer["result"] is None  # never stored, and the stream is still in step
 
-    grown = proc_status(pid, "VmRSS") - rss
-    peak_grown = proc_status(pid, "VmHWM") - peak
-    assert grown < 8 * 1024 and peak_grown < 8 * 1024, (grown, peak_grown)
+    grown = procfs.rss_mib(pid) - rss
+    peak_grown = procfs.peak_rss_mib(pid) - peak
+    assert grown < 8 and peak_grown < 8, (grown, peak_grown)  # MiB
     assert daemon.response(None)["error"]["code"] == -32600  # id null: the body was never read
     assert daemon.stop() == 0
 

@@ -222,9 +222,11 @@ def body_frame(body: bytes, *headers: bytes) -> bytes:
     ) + body
 
 
-def sqlite_exec(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+def sqlite_exec(
+    path: Path, sql: str, *params: Any, timeout: float = WAIT
+) -> list[tuple[Any, ...]]:
     """Run one statement on the database file as another program would."""
-    conn = sqlite3.connect(path, timeout=WAIT)
+    conn = sqlite3.connect(path, timeout=timeout)
     try:
         with conn:
             return conn.execute(sql, params).fetchall()
