@@ -55,7 +55,6 @@ class Connection:
         env: dict[str, str] | None = None,
     ) -> None:
         self.timeout = timeout
-        self.stderr_path = stderr_path
         self.started = time.perf_counter()
         with stderr_path.open("ab") as err:
             self.proc = subprocess.Popen(
@@ -89,13 +88,6 @@ class Connection:
             self.proc.wait(timeout=5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-
-    def stderr_tail(self, limit: int = 600) -> str:
-        try:
-            text = self.stderr_path.read_bytes()[-limit:].decode(errors="replace")
-        except OSError:
-            return ""
-        return text.strip()
 
     # writing
 
