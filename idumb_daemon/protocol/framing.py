@@ -62,6 +62,8 @@ class FrameParser:
             return None
         buf = self._buf
         if self._length is None:
+            if not buf:
+                return None  # the common end of a chunk: nothing left to parse
             error = self._header()
             if error is not None or self._length is None:
                 return error
@@ -105,7 +107,6 @@ class FrameParser:
             return FrameError(f"message of {length} bytes is over the 16 MiB limit")
         self._length = length
         return None
-
 
     def _simple_header(self) -> bool:
         """Consume the header block every client sends, one Content-Length
