@@ -29,6 +29,7 @@ DAEMON_RATIOS = (
     "get_rps_vs_raw", "set_rps_vs_raw", "rtt_p50_us_vs_raw", "spawn_ms_vs_import_only",
     "big_get_p50_vs_small", "getall_end_vs_start", "paging_rss_end_vs_start",
     "rtt_p50_us_vs_asyncio", "asyncio_rtt_p50_us_vs_raw",
+    "rtt_p50_us_vs_contracts", "contracts_rtt_p50_us_vs_raw",
 )
 
 
@@ -56,7 +57,7 @@ def test_quick_run_reports_every_figure_without_errors() -> None:
     assert report["errors"] == [], done.stderr
     assert done.returncode == 0, done.stderr
     figures = report["figures"]
-    assert set(figures) == {"daemon", "raw", "asyncio"}
+    assert set(figures) == {"daemon", "raw", "asyncio", "contracts"}
     for name in EVERY_SERVER:
         for server in figures:
             assert is_number(figures[server][name]), (server, name)
@@ -72,7 +73,7 @@ def test_quick_run_reports_every_figure_without_errors() -> None:
     assert report["ratios"]["get_rps_vs_nodepeer"] is None  # no --nodepeer given
     for name in ("cpu", "cores", "python", "sqlite", "date"):
         assert report["machine"][name], name
-    header = ("| figure | daemon | raw | asyncio loop | nodepeer "
+    header = ("| figure | daemon | raw | asyncio loop | asyncio + contracts | nodepeer "
               "| ratios (daemon/nodepeer, daemon/raw) | target |")
     assert header in done.stdout
     assert "| settings/get pipelined, req/s |" in done.stdout

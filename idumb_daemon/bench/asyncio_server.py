@@ -1,13 +1,21 @@
 """The raw loop on asyncio: the floor for any server built on asyncio's
 event loop, as pygls and so the daemon are.
 
-Usage: python asyncio_server.py DB_PATH   (methods settings/get and settings/set only)
+Usage: python asyncio_server.py DB_PATH [--contracts]
+(methods settings/get and settings/set only)
 
 The same statements on the same sqlite3 connection as raw_server.py, but
 stdin is read when asyncio's selector says it is readable, and the answers
 to one chunk of input leave in one write, as the daemon's do. Its distance
 from raw_server is what the event loop costs; the daemon's distance from it
 is what the daemon itself costs.
+
+With --contracts it also does the work the daemon cannot skip for a
+request: params structured into their contract type by the contracts'
+converter (which validates them), the database file checked as one deleted
+or replaced would be caught, and the answer a contract type unstructured by
+the converter. That splits the daemon's own cost in two: what any server
+with its contracts must do, and what the daemon's layers add.
 """
 
 import asyncio
@@ -16,6 +24,19 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
+
+UPSERT = (
+    "INSERT INTO settings(key,value,updated_at) VALUES(?,?,?) "
+    "ON CONFLICT(key) DO UPDATE SET value=excluded.value, "
+    "updated_at=excluded.updated_at"
+)
+Answer = Callable[[sqlite3.Connection, bytes], bytes]
+
+
+def frame(msg_id: object, result: object) -> bytes:
+    b = json.dumps({"jsonrpc": "2.0", "id": msg_id, "result": result}).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(b) + b
 
 
 def answer(db: sqlite3.Connection, body: bytes) -> bytes:
@@ -25,18 +46,39 @@ def answer(db: sqlite3.Connection, body: bytes) -> bytes:
         r = db.execute("SELECT value FROM settings WHERE key=?", (p["key"],)).fetchone()
         res = {"value": r[0] if r else None}
     else:
-        db.execute(
-            "INSERT INTO settings(key,value,updated_at) VALUES(?,?,?) "
-            "ON CONFLICT(key) DO UPDATE SET value=excluded.value, "
-            "updated_at=excluded.updated_at",
-            (p["key"], p["value"], int(time.time())),
-        )
+        db.execute(UPSERT, (p["key"], p["value"], int(time.time())))
         res = {"success": True}
-    b = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": res}).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(b) + b
+    return frame(msg["id"], res)
 
 
-async def serve(db: sqlite3.Connection) -> None:
+def answer_with_contracts(path: str) -> Answer:
+    # Imported here: the plain loop must not pay for importing the daemon.
+    from idumb_daemon import contracts
+    from idumb_daemon.storage.settings import to_time
+
+    def answer(db: sqlite3.Connection, body: bytes) -> bytes:
+        msg = json.loads(body)
+        os.stat(path)
+        entry: contracts.SettingsEntry | None
+        if msg["method"] == "settings/get":
+            get = contracts.structure(msg["params"], contracts.SettingsGetParams)
+            r = db.execute(
+                "SELECT key, value, updated_at FROM settings WHERE key=?", (get.key,)
+            ).fetchone()
+            entry = None if r is None else contracts.SettingsEntry(
+                key=r[0], value=r[1], updated_at=to_time(r[2])
+            )
+        else:
+            put = contracts.structure(msg["params"], contracts.SettingsSetParams)
+            now = int(time.time())
+            db.execute(UPSERT, (put.key, put.value, now))
+            entry = contracts.SettingsEntry(key=put.key, value=put.value, updated_at=to_time(now))
+        return frame(msg["id"], contracts.unstructure(entry))
+
+    return answer
+
+
+async def serve(db: sqlite3.Connection, answer: Answer) -> None:
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     buf = bytearray()
@@ -66,10 +108,11 @@ async def serve(db: sqlite3.Connection) -> None:
 
 
 if __name__ == "__main__":
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    path = sys.argv[1]
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY AUTOINCREMENT, "
         "key TEXT NOT NULL UNIQUE, value TEXT NOT NULL, updated_at INTEGER)"
     )
-    asyncio.run(serve(conn))
+    asyncio.run(serve(conn, answer_with_contracts(path) if "--contracts" in sys.argv else answer))

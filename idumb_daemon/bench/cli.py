@@ -1,7 +1,8 @@
 """`python -m idumb_daemon.bench`: run the daemon against a bare sqlite3 loop, the
-same loop on asyncio and, given `--nodepeer DIR`, the TypeScript peer, on one
-machine in one run, and print the figures with their ratios as a markdown table
-(and one JSON line with --json)."""
+same loop on asyncio (plain, and doing the work the daemon's contracts ask of any
+server) and, given `--nodepeer DIR`, the TypeScript peer, on one machine in one
+run, and print the figures with their ratios as a markdown table (and one JSON
+line with --json)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.daemon(args.python, args.daemon_cmd),
         servers.raw(args.python),
         servers.asyncio_loop(args.python),
+        servers.asyncio_contracts(args.python),
     ]
     if args.nodepeer is not None:
         try:

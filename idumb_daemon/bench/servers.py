@@ -71,6 +71,16 @@ def asyncio_loop(python: str) -> Server:
     return Server("asyncio", lambda db: [python, str(ASYNCIO_SERVER), str(db)], base_env(), False)
 
 
+def asyncio_contracts(python: str) -> Server:
+    """The asyncio loop doing the work any server with the daemon's contracts must."""
+    return Server(
+        "contracts",
+        lambda db: [python, str(ASYNCIO_SERVER), str(db), "--contracts"],
+        daemon_env(),  # it imports the daemon's contracts
+        False,
+    )
+
+
 def nodepeer(folder: Path) -> Server:
     script = folder / "peer_server.js"
     if not script.is_file():
