@@ -98,6 +98,32 @@ def test_a_missing_nodepeer_folder_is_refused_before_measuring(tmp_path: Path) -
     assert "[bench]" not in done.stderr  # nothing was started
 
 
+def test_the_contracts_yardstick_validates_and_answers_with_the_contract(
+    tmp_path: Path,
+) -> None:
+    """It stands for the work any server with these contracts must do: if it
+    skipped validation or answered another shape, its column would flatter
+    the daemon's own layers."""
+    from idumb_daemon.bench import servers
+    from idumb_daemon.bench.rpc import Connection, RpcError
+
+    server = servers.asyncio_contracts(sys.executable)
+    argv = server.command(tmp_path / "y.db")
+    with Connection(argv, stderr_path=tmp_path / "err", timeout=30, env=server.env) as conn:
+        stored = conn.call("settings/set", {"key": "editor.tabSize", "value": "4"})
+        assert conn.call("settings/get", {"key": "editor.tabSize"}) == stored
+        assert stored["key"] == "editor.tabSize" and stored["value"] == "4"
+        assert stored["updatedAt"].endswith("Z")
+        assert conn.call("settings/get", {"key": "absent"}) is None
+        # A key the contracts refuse (a control character) is answered as
+        # the daemon answers it, and the yardstick goes on serving.
+        with pytest.raises(RpcError) as refused:
+            conn.call("settings/get", {"key": "bad\nkey"})
+        assert refused.value.error["code"] == -32602
+        assert refused.value.error["data"]["errors"][0]["path"] == "key"
+        assert conn.call("settings/get", {"key": "editor.tabSize"}) == stored
+
+
 def _loop(path: Path, wrapped: bool) -> list[str]:
     """The statements of a raw loop, imports and docstring aside; ours sits under
     `if __name__ == "__main__":`."""

@@ -25,6 +25,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 UPSERT = (
     "INSERT INTO settings(key,value,updated_at) VALUES(?,?,?) "
@@ -34,8 +35,8 @@ UPSERT = (
 Answer = Callable[[sqlite3.Connection, bytes], bytes]
 
 
-def frame(msg_id: object, result: object) -> bytes:
-    b = json.dumps({"jsonrpc": "2.0", "id": msg_id, "result": result}).encode()
+def frame(message: dict[str, Any]) -> bytes:
+    b = json.dumps({"jsonrpc": "2.0", **message}).encode()
     return b"Content-Length: %d\r\n\r\n" % len(b) + b
 
 
@@ -48,7 +49,7 @@ def answer(db: sqlite3.Connection, body: bytes) -> bytes:
     else:
         db.execute(UPSERT, (p["key"], p["value"], int(time.time())))
         res = {"success": True}
-    return frame(msg["id"], res)
+    return frame({"id": msg["id"], "result": res})
 
 
 def answer_with_contracts(path: str) -> Answer:
@@ -56,24 +57,30 @@ def answer_with_contracts(path: str) -> Answer:
     from idumb_daemon import contracts
     from idumb_daemon.storage.settings import to_time
 
-    def answer(db: sqlite3.Connection, body: bytes) -> bytes:
-        msg = json.loads(body)
+    def entry(db: sqlite3.Connection, msg: dict[str, Any]) -> contracts.SettingsEntry | None:
         os.stat(path)
-        entry: contracts.SettingsEntry | None
         if msg["method"] == "settings/get":
             get = contracts.structure(msg["params"], contracts.SettingsGetParams)
             r = db.execute(
                 "SELECT key, value, updated_at FROM settings WHERE key=?", (get.key,)
             ).fetchone()
-            entry = None if r is None else contracts.SettingsEntry(
-                key=r[0], value=r[1], updated_at=to_time(r[2])
-            )
-        else:
-            put = contracts.structure(msg["params"], contracts.SettingsSetParams)
-            now = int(time.time())
-            db.execute(UPSERT, (put.key, put.value, now))
-            entry = contracts.SettingsEntry(key=put.key, value=put.value, updated_at=to_time(now))
-        return frame(msg["id"], contracts.unstructure(entry))
+            if r is None:
+                return None
+            return contracts.SettingsEntry(key=r[0], value=r[1], updated_at=to_time(r[2]))
+        put = contracts.structure(msg["params"], contracts.SettingsSetParams)
+        now = int(time.time())
+        db.execute(UPSERT, (put.key, put.value, now))
+        return contracts.SettingsEntry(key=put.key, value=put.value, updated_at=to_time(now))
+
+    def answer(db: sqlite3.Connection, body: bytes) -> bytes:
+        msg = json.loads(body)
+        try:
+            return frame({"id": msg["id"], "result": contracts.unstructure(entry(db, msg))})
+        except contracts.ParamsInvalid as exc:
+            # As the daemon answers invalid params, so the column stays comparable.
+            data = contracts.unstructure(contracts.InvalidParamsData(errors=exc.errors))
+            error = {"code": -32602, "message": "invalid params", "data": data}
+            return frame({"id": msg["id"], "error": error})
 
     return answer
 
