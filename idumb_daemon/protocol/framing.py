@@ -2,9 +2,10 @@
 
 pygls reads stdin one line at a time through a thread-pool hop per line,
 trusts any Content-Length it is told and matches the header case-sensitively.
-This reader runs in one thread of its own, reads in large chunks, matches
-header names case-insensitively, and discards an oversized body while
-streaming it, so a 1 GiB message never sits in memory.
+This reader runs on the event loop when stdin is a pipe or socket (a thread
+of its own reads anything else, such as a file), reads in large chunks,
+matches header names case-insensitively, and discards an oversized body
+while streaming it, so a 1 GiB message never sits in memory.
 """
 
 from __future__ import annotations
