@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from idumb_daemon.bench import servers
+from idumb_daemon.bench.rpc import Connection, RpcError
+
 REPO = Path(__file__).resolve().parent.parent
 YARDSTICK = REPO.parent / "shared" / "bench" / "raw_server.py"
 OUR_RAW = REPO / "idumb_daemon" / "bench" / "raw_server.py"
@@ -104,9 +107,6 @@ def test_the_contracts_yardstick_validates_and_answers_with_the_contract(
     """It stands for the work any server with these contracts must do: if it
     skipped validation or answered another shape, its column would flatter
     the daemon's own layers."""
-    from idumb_daemon.bench import servers
-    from idumb_daemon.bench.rpc import Connection, RpcError
-
     server = servers.asyncio_contracts(sys.executable)
     argv = server.command(tmp_path / "y.db")
     with Connection(argv, stderr_path=tmp_path / "err", timeout=30, env=server.env) as conn:

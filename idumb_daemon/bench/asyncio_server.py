@@ -55,6 +55,7 @@ def answer(db: sqlite3.Connection, body: bytes) -> bytes:
 def answer_with_contracts(path: str) -> Answer:
     # Imported here: the plain loop must not pay for importing the daemon.
     from idumb_daemon import contracts
+    from idumb_daemon.protocol.errors import INVALID_PARAMS
     from idumb_daemon.storage.settings import to_time
 
     def entry(db: sqlite3.Connection, msg: dict[str, Any]) -> contracts.SettingsEntry | None:
@@ -79,7 +80,7 @@ def answer_with_contracts(path: str) -> Answer:
         except contracts.ParamsInvalid as exc:
             # As the daemon answers invalid params, so the column stays comparable.
             data = contracts.unstructure(contracts.InvalidParamsData(errors=exc.errors))
-            error = {"code": -32602, "message": "invalid params", "data": data}
+            error = {"code": INVALID_PARAMS, "message": "invalid params", "data": data}
             return frame({"id": msg["id"], "error": error})
 
     return answer
