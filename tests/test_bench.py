@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from idumb_daemon.bench import servers
-from idumb_daemon.bench.rpc import Connection, RpcError
+from bench import servers
+from bench.rpc import Connection, RpcError
 
 REPO = Path(__file__).resolve().parent.parent
 YARDSTICK = REPO.parent / "shared" / "bench" / "raw_server.py"
-OUR_RAW = REPO / "idumb_daemon" / "bench" / "raw_server.py"
+OUR_RAW = REPO / "bench" / "raw_server.py"
 
 EVERY_SERVER = (
     "get_rps", "set_rps", "rtt_p50_us", "rtt_p99_us", "spawn_ms", "idle_rss_mib", "load_rss_mib"
@@ -44,7 +44,7 @@ def bench_env() -> dict[str, str]:
 
 def run_bench(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-m", "idumb_daemon.bench", "--quick", "--json", *args],
+        [sys.executable, "-m", "bench", "--quick", "--json", *args],
         capture_output=True, text=True, env=bench_env(), timeout=90,
     )
     # --json puts the whole report on the last line, after the table.
@@ -93,7 +93,7 @@ def test_a_daemon_that_cannot_serve_is_an_error_not_a_hang() -> None:
 
 def test_a_missing_nodepeer_folder_is_refused_before_measuring(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "idumb_daemon.bench", "--nodepeer", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--nodepeer", str(tmp_path)],
         capture_output=True, text=True, env=bench_env(), timeout=30,
     )
     assert done.returncode == 2

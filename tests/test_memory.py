@@ -3,7 +3,7 @@ per request is kept once it is answered."""
 
 from __future__ import annotations
 
-from idumb_daemon.bench import procfs
+from bench import procfs
 from tests.conftest import DaemonFactory
 from tests.wire import Wire
 

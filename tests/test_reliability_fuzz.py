@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from idumb_daemon.bench import procfs
+from bench import procfs
 from tests.conftest import DaemonFactory
 from tests.wire import Wire
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from idumb_daemon.bench import measure, procfs
-from idumb_daemon.bench.measure import Calls, Figures, Plan
-from idumb_daemon.bench.rpc import Connection
-from idumb_daemon.bench.servers import Server
+from bench import measure, procfs
+from bench.measure import Calls, Figures, Plan
+from bench.rpc import Connection
+from bench.servers import Server
 
 T = TypeVar("T")
 Live = dict[str, tuple[Server, Connection]]

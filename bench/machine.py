@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from idumb_daemon.bench import procfs
+from bench import procfs
 
 _VERSIONS = "import sys, sqlite3; print(sys.version.split()[0], sqlite3.sqlite_version)"
 

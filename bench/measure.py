@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from idumb_daemon.bench import procfs
-from idumb_daemon.bench.rpc import Connection, request
-from idumb_daemon.bench.servers import DEPENDENCY_IMPORTS, Server
+from bench import procfs
+from bench.rpc import Connection, request
+from bench.servers import DEPENDENCY_IMPORTS, Server
 
 HOT_KEYS = 100
 PAGE = 100

@@ -3,6 +3,7 @@ every read bounded by a deadline, pipelined runs with a writer thread."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from idumb_daemon.protocol.framing import FrameError, FrameParser, encode_frame
 
 _CHUNK = 1 << 20
 _CALL_IDS_FROM = 10**9  # pipelined runs use ids 0..n-1; single calls stay clear of them
@@ -27,20 +30,11 @@ class RpcError(Exception):
 
 
 def frame(message: Any) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+    return encode_frame(json.dumps(message).encode())
 
 
 def request(msg_id: int, method: str, params: Any) -> bytes:
     return frame({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
-
-
-def _content_length(headers: bytes) -> int:
-    for line in headers.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    raise ValueError(f"header block without Content-Length: {headers[:200]!r}")
 
 
 class Connection:
@@ -63,8 +57,8 @@ class Connection:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._stdin: IO[bytes] = self.proc.stdin
         self._fd = self.proc.stdout.fileno()
-        self._buf = b""
-        self._pos = 0
+        self._parser = FrameParser()
+        self._bodies: collections.deque[bytes] = collections.deque()
         self._next_id = _CALL_IDS_FROM
 
     @property
@@ -105,20 +99,16 @@ class Connection:
         if not chunk:
             code = self.proc.poll()
             raise EOFError(f"server closed its stdout (exit status {code})")
-        self._buf = self._buf[self._pos :] + chunk
-        self._pos = 0
+        for body in self._parser.feed(chunk):
+            if isinstance(body, FrameError):
+                raise ValueError(f"server wrote a bad frame: {body.message}")
+            self._bodies.append(body)
 
     def read_message(self) -> Any:
         deadline = time.monotonic() + self.timeout
-        while True:
-            end = self._buf.find(b"\r\n\r\n", self._pos)
-            if end >= 0:
-                length = _content_length(self._buf[self._pos : end])
-                start = end + 4
-                if len(self._buf) - start >= length:
-                    self._pos = start + length
-                    return json.loads(self._buf[start : self._pos])
+        while not self._bodies:
             self._fill(deadline)
+        return json.loads(self._bodies.popleft())
 
     def read_response(self) -> Any:
         """The next response; notifications and requests from the server are skipped."""

@@ -1,4 +1,4 @@
-"""`python -m idumb_daemon.bench`: run the daemon against a bare sqlite3 loop, the
+"""`python -m bench`: run the daemon against a bare sqlite3 loop, the
 same loop on asyncio (plain, and doing the work the daemon's contracts ask of any
 server) and, given `--nodepeer DIR`, the TypeScript peer, on one machine in one
 run, and print the figures with their ratios as a markdown table (and one JSON
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from idumb_daemon.bench import machine, report, servers
-from idumb_daemon.bench.measure import Plan
-from idumb_daemon.bench.run import Run
-from idumb_daemon.bench.servers import Server
+from bench import machine, report, servers
+from bench.measure import Plan
+from bench.run import Run
+from bench.servers import Server
 
 FULL = Plan(n=20000, seq=1000, rounds=5, repeat=3, spawns=5, big=100_000, chunk=10_000,
             page_samples=30, idle_window=5.0, timeout=60.0)
@@ -29,7 +29,7 @@ QUICK = Plan(n=300, seq=50, rounds=1, repeat=1, spawns=1, big=2000, chunk=1000,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m idumb_daemon.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--n", type=int, help=f"pipelined requests per run (default {FULL.n})")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, for a smoke test; figures are not comparable")

@@ -1,1 +1,0 @@
-"""The project's own benchmark: `python -m idumb_daemon.bench --help`."""

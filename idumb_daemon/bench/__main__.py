@@ -1,3 +1,0 @@
-from idumb_daemon.bench.cli import main
-
-raise SystemExit(main())
