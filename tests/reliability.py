@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from idumb_daemon.storage import Storage
-from tests.wire import WAIT, Wire
+from tests.wire import WAIT, Wire, frame
 
 _ids = itertools.count(1)
 
@@ -98,8 +97,7 @@ def send_all(wire: Wire, calls: Iterable[tuple[str, Any]]) -> list[str]:
     for method, params in calls:
         msg_id = f"r{next(_ids)}"
         ids.append(msg_id)
-        body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
-        data += b"Content-Length: %d\r\n\r\n%b" % (len(body.encode()), body.encode())
+        data += frame({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
     wire.send_raw(bytes(data))
     return ids
 

@@ -7,7 +7,6 @@ import itertools
 import json
 import os
 import queue
-import re
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from idumb_daemon.protocol.framing import FrameError, FrameParser, encode_frame
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 15.0  # seconds: generous on a loaded CI machine, never unbounded
@@ -30,8 +31,7 @@ def daemon_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def frame(message: Any) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+    return encode_frame(json.dumps(message).encode())
 
 
 class Wire:
@@ -63,29 +63,21 @@ class Wire:
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        out = self.proc.stdout
+        out = self.proc.stdout.fileno()
+        parser = FrameParser()
         while True:
-            length = None
-            while True:
-                line = out.readline()
-                if not line:
-                    self.messages.put(None)
-                    return
-                self.raw_stdout += line
-                if line == b"\r\n":
-                    break
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            assert length is not None, "response without Content-Length"
-            body = out.read(length)
-            self.raw_stdout += body
-            if len(body) < length:
-                # The daemon died mid-message (a test killed it): that is the
-                # end of its output, not a malformed message.
+            chunk = os.read(out, 65536)
+            if not chunk:
+                # End of output; a frame cut short means the daemon died
+                # mid-message (a test killed it), not a malformed message.
                 self.messages.put(None)
                 return
-            self.messages.put(json.loads(body))
+            self.raw_stdout += chunk
+            for body in parser.feed(chunk):
+                if isinstance(body, FrameError):
+                    self.messages.put(body)
+                else:
+                    self.messages.put(json.loads(body))
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -127,6 +119,8 @@ class Wire:
             raise AssertionError(f"no message within {timeout}s; stderr:\n{stderr}") from None
         if message is None:
             raise AssertionError(f"daemon closed stdout; stderr:\n{self.stderr.decode()}")
+        if isinstance(message, FrameError):
+            raise AssertionError(f"bad frame ({message.message}): {bytes(self.raw_stdout)!r}")
         return message
 
     def response(self, msg_id: Any, timeout: float = WAIT) -> Any:
@@ -197,29 +191,23 @@ class Wire:
 
 # --- additions for the protocol suite ---------------------------------------------------
 
-_FRAME_HEADER = re.compile(rb"Content-Length: ([0-9]+)\r\n\r\n")
-
-
 def parse_frames(data: bytes) -> list[Any]:
-    """The messages in `data`, which must be whole frames and nothing else: a stray
-    byte anywhere (a library's print, a log line) fails the assertion."""
-    messages: list[Any] = []
-    pos = 0
-    while pos < len(data):
-        header = _FRAME_HEADER.match(data, pos)
-        assert header is not None, f"not a frame at byte {pos}: {data[pos:pos + 80]!r}"
-        end = header.end() + int(header.group(1))
-        assert end <= len(data), f"truncated frame at byte {pos}"
-        messages.append(json.loads(data[header.end():end]))
-        pos = end
-    return messages
+    """The messages in `data`, which must be whole frames exactly as the daemon
+    writes them and nothing else: a stray byte anywhere (a library's print, a log
+    line) or a frame cut short fails the assertion."""
+    bodies = FrameParser().feed(data)
+    assert all(isinstance(body, bytes) for body in bodies), bodies
+    whole = b"".join(encode_frame(body) for body in bodies if isinstance(body, bytes))
+    if whole != data:
+        pairs = zip(whole, data, strict=False)
+        at = next((i for i, (a, b) in enumerate(pairs) if a != b), len(whole))
+        raise AssertionError(f"not a whole frame at byte {at}: {data[at : at + 80]!r}")
+    return [json.loads(body) for body in bodies if isinstance(body, bytes)]
 
 
 def body_frame(body: bytes, *headers: bytes) -> bytes:
     """A frame with the given raw body, `headers` first, then Content-Length."""
-    return b"".join(h + b"\r\n" for h in headers) + b"Content-Length: %d\r\n\r\n" % len(
-        body
-    ) + body
+    return b"".join(h + b"\r\n" for h in headers) + encode_frame(body)
 
 
 def sqlite_exec(
