@@ -11,6 +11,73 @@ from tests.wire import Wire
 
 DaemonFactory = Callable[..., Wire]
 
+# Every test module's tier, by module name: `pytest -m unit` is the fast tier,
+# the whole suite is what CI runs. A module missing here fails collection, so a
+# new file cannot fall outside every tier unnoticed.
+TIERS: dict[str, str] = {
+    # In process, no daemon subprocess: the fast tier.
+    "test_contracts": "unit",
+    "test_framing": "unit",
+    "test_migrations": "unit",
+    "test_storage": "unit",
+    "test_watch_feed": "unit",
+    "test_worker": "unit",
+    # The daemon (or its CLI, or its client) as a subprocess over stdio.
+    "test_cli": "e2e",
+    "test_client": "e2e",
+    "test_postgres": "e2e",
+    "test_protocol_errors": "e2e",
+    "test_protocol_jsonrpc": "e2e",
+    "test_protocol_lifecycle": "e2e",
+    "test_protocol_methods": "e2e",
+    "test_smoke_e2e": "e2e",
+    "test_watch_e2e": "e2e",
+    "test_watch_postgres": "e2e",
+    # Crashes, faults, fuzzing, concurrent writers, memory over time.
+    "test_memory": "reliability",
+    "test_reliability_crashes": "reliability",
+    "test_reliability_faults": "reliability",
+    "test_reliability_fuzz": "reliability",
+    "test_reliability_recovery": "reliability",
+    "test_reliability_security": "reliability",
+    "test_reliability_writers": "reliability",
+    # The project's own tools: codegen, the benchmark, packaging, this table.
+    "test_bench": "tooling",
+    "test_codegen": "tooling",
+    "test_tiers": "tooling",
+    "test_wheel_install": "tooling",
+}
+# Fixtures that put a test on the session's PostgreSQL server.
+_POSTGRES_FIXTURES = frozenset({"pg_cluster", "pg_url"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unlisted: set[str] = set()
+    for item in items:
+        module = item.path.stem
+        tier = TIERS.get(module)
+        if tier is None:
+            unlisted.add(module)
+            continue
+        item.add_marker(tier)
+        if _on_postgres(item):
+            item.add_marker("postgres")
+    if unlisted:
+        raise pytest.UsageError(
+            f"test modules in no tier: {', '.join(sorted(unlisted))}; "
+            "add each to TIERS in tests/conftest.py"
+        )
+
+
+def _on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgresql" in (
+        callspec.params.get("database_url"),
+        callspec.params.get("module_database_url"),
+    ):
+        return True
+    return not _POSTGRES_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
@@ -95,6 +162,15 @@ def module_database_url(
     name = cluster.create_database()
     yield cluster.url(name)
     cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def shared(module_database_url: str) -> Iterator[Wire]:
+    """One daemon for a whole module, on `module_database_url`: tests that use
+    it keep to keys of their own; it must still exit cleanly at the end."""
+    wire = Wire(["--database-url", module_database_url])
+    yield wire
+    assert wire.stop() == 0
 
 
 @pytest.fixture

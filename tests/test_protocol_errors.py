@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,6 @@ from tests.pg import run_sql
 from tests.wire import Wire, frame, parse_frames
 
 MIB = 1_048_576
-
-
-@pytest.fixture(scope="module")
-def shared(module_database_url: str) -> Iterator[Wire]:
-    wire = Wire(["--database-url", module_database_url])
-    yield wire
-    assert wire.stop() == 0
 
 
 def invalid(wire: Wire, method: str, params: Any) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ from tests.conftest import DaemonFactory
 from tests.wire import WAIT, Wire, body_frame, frame
 
 MAX_BODY = 16 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def shared(module_database_url: str) -> Iterator[Wire]:
-    wire = Wire(["--database-url", module_database_url])
-    yield wire
-    assert wire.stop() == 0
 
 
 def send_text(wire: Wire, text: str | bytes) -> None:

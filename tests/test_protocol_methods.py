@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,13 +26,6 @@ TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 def shared_db(module_database_url: str) -> str:
     """The shared daemon's database URL (a SQLite file, then PostgreSQL)."""
     return module_database_url
-
-
-@pytest.fixture(scope="module")
-def shared(shared_db: str) -> Iterator[Wire]:
-    wire = Wire(["--database-url", shared_db])
-    yield wire
-    assert wire.stop() == 0
 
 
 @pytest.fixture
