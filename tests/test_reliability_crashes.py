@@ -27,6 +27,7 @@ def _request(round_no: int, n: int) -> tuple[dict[str, Any], tuple[str, str, Any
     """The n-th request of a round and what it stores: (kind, name, value)."""
     msg_id = f"c{round_no}.{n}"
     kind = n % 4
+    stored: tuple[str, str, Any]
     if kind == 0:
         # Overwritten again and again, with a counter that grows across rounds.
         key, value = f"hot.{n % 5}", str(round_no * 1_000_000 + n)

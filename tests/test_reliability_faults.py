@@ -4,15 +4,16 @@ Each is answered with its error code and the daemon keeps serving."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import event
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from idumb_daemon.storage import Storage
 from idumb_daemon.storage.database import Database
 from idumb_daemon.storage.errors import StorageFull
-from idumb_daemon.worker import StorageWorker
+from idumb_daemon.worker import Job, StorageWorker
 from tests.conftest import DaemonFactory
 from tests.reliability import (
     digest,
@@ -185,26 +186,37 @@ def test_a_write_failing_mid_group_leaves_no_write_of_that_group_acknowledged(
 
     event.listen(Engine, "connect", cap)
     worker = StorageWorker(Storage("sqlite:///" + str(tmp_path / "capped.db")))
+
+    def submit(call: Callable[[Storage], object], *, write: bool) -> Job[object]:
+        # A worker of its own runs no read inline: every call is queued.
+        return cast("Job[object]", worker.submit(call, write=write))
+
+    def fill(s: Storage, n: int) -> object:
+        return s.set(f"fill.{n}", "f" * 20_000)
+
+    def read(s: Storage, key: str) -> object:
+        return s.get(key)
+
     worker.start()
     try:
         for n in range(200):
-            filled = worker.submit(lambda s, n=n: s.set(f"fill.{n}", "f" * 20_000), write=True)
+            filled = submit(functools.partial(fill, n=n), write=True)
             if isinstance(filled.exception(WAIT), StorageFull):
                 break
         else:
             raise AssertionError("never full")
         gate = threading.Event()
-        worker.submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
+        submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
         group = {
-            "before": worker.submit(lambda s: s.set("before", "small"), write=True),
-            "big": worker.submit(lambda s: s.set("big", "b" * 400_000), write=True),
-            "after": worker.submit(lambda s: s.set("after", "small"), write=True),
+            "before": submit(lambda s: s.set("before", "small"), write=True),
+            "big": submit(lambda s: s.set("big", "b" * 400_000), write=True),
+            "after": submit(lambda s: s.set("after", "small"), write=True),
         }
         gate.set()
         errors = {key: future.exception(WAIT) for key, future in group.items()}
         assert isinstance(errors["big"], StorageFull), errors
         for key, error in errors.items():
-            stored = worker.submit(lambda s, key=key: s.get(key), write=False).result(WAIT)
+            stored = submit(functools.partial(read, key=key), write=False).result(WAIT)
             assert error is not None or stored is not None, f"{key} acknowledged, then lost"
     finally:
         worker.stop(WAIT)

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,7 @@ def test_writes_begin_immediate_and_reads_end_at_once(tmp_path: Path) -> None:
     storage = Storage("sqlite:///" + str(tmp_path / "trace.db"))
     try:
         storage.open()
-        operations = {
+        operations: dict[str, tuple[bool, Callable[[], object]]] = {
             "set": (True, lambda: storage.set("k", "v")),
             "setMany": (True, lambda: storage.set_many([SettingInput(key="a", value="1")])),
             "import": (True, lambda: storage.import_([SettingInput(key="k", value="w")])),
