@@ -1,4 +1,4 @@
-"""Every method of PROTOCOL.md end to end over stdio, results checked against its shapes.
+"""Every method of docs/protocol.md end to end over stdio, results checked against its shapes.
 
 Most tests share one daemon (module scope) and keep to keys of their own; a test
 that needs the whole table to itself starts its own daemon. The module runs on

@@ -1,4 +1,4 @@
-"""Backups and recovery (STORAGE.md): a backup refreshed on clean exit from a
+"""Backups and recovery (docs/storage.md): a backup refreshed on clean exit from a
 sound database only; a corrupt database moved aside and restored at start;
 files that stay small under endless overwrites."""
 
