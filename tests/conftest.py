@@ -15,7 +15,8 @@ DaemonFactory = Callable[..., Wire]
 # the whole suite is what CI runs. A module missing here fails collection, so a
 # new file cannot fall outside every tier unnoticed.
 TIERS: dict[str, str] = {
-    # In process, no daemon subprocess: the fast tier.
+    # The layers under the protocol, no daemon serving stdio (a few tests run
+    # the migration command or a racing process): the fast tier.
     "test_contracts": "unit",
     "test_framing": "unit",
     "test_migrations": "unit",
