@@ -7,11 +7,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from idumb_daemon.contracts import SettingChange, WorkspaceSetParams
 from idumb_daemon.storage import Storage, sql
+from idumb_daemon.storage import changes as feed_module
 from idumb_daemon.storage.changes import CHANGE_LOG, Changes
 
 KEPT = 10_000  # rows the prune trigger of migration 0002 keeps
@@ -208,3 +210,23 @@ def test_one_change_among_100k_rows_reads_only_that_row(
         f"SEARCH {CHANGE_LOG} USING INTEGER PRIMARY KEY (rowid>?)",
         "SEARCH settings USING INDEX settings_key_unique (key=?)",
     ]
+
+
+def test_a_look_that_fails_while_building_rows_is_retried_from_the_same_place(
+    storage: Storage, other: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage.watch(True)
+    upsert(other, "a", "1")
+    upsert(other, "b", "2")
+    built = feed_module._setting
+
+    def fails_once(row: Any, key: str) -> SettingChange:
+        monkeypatch.setattr(feed_module, "_setting", built)
+        raise RuntimeError("a failure after the log was read")
+
+    monkeypatch.setattr(feed_module, "_setting", fails_once)
+    with pytest.raises(RuntimeError):
+        storage.collect_changes()
+    # Nothing was lost: the next look reads the same range.
+    assert values(storage.collect_changes()) == {"a": "1", "b": "2"}
+    assert storage.collect_changes() == Changes()
