@@ -139,14 +139,21 @@ DRIVER_MISSING = (
 )
 
 
+# The storage thread and the watch listener may both try the import at once;
+# one at a time, each meets the driver's own ImportError rather than the other
+# thread's half-imported module.
+_DRIVER_IMPORT = threading.Lock()
+
+
 def require_postgres_driver() -> None:
     """Raise StorageUnavailable naming the remedy when psycopg cannot be
     imported (a plain `pip install idumb-daemon`): the daemon keeps serving
     everything but storage, instead of failing somewhere inside SQLAlchemy."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError as exc:
-        raise StorageUnavailable(f"{DRIVER_MISSING} ({exc})") from exc
+    with _DRIVER_IMPORT:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise StorageUnavailable(f"{DRIVER_MISSING} ({exc})") from exc
 
 
 def connect_postgres(url: str) -> psycopg.Connection[Any]:
