@@ -117,6 +117,25 @@ def test_no_import_goes_against_the_direction_of_the_layers() -> None:
     assert violations() == []
 
 
+SQL_RUNNER = ROOT / "storage" / "sql.py"
+SQL_CALLS = frozenset({"execute", "executemany", "executescript", "query", "exec_driver_sql"})
+
+
+def test_every_statement_runs_through_the_one_sql_runner() -> None:
+    # The benchmark's yardsticks are servers of their own, built without the
+    # daemon's storage on purpose.
+    stray = [
+        f"{path.relative_to(ROOT.parent)}:{node.lineno}: .{node.func.attr}()"
+        for path in sources()
+        if path != SQL_RUNNER and component(module_name(path)) != "bench"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SQL_CALLS
+    ]
+    assert stray == []
+
+
 @pytest.mark.parametrize(
     "source, line, allowed",
     [

@@ -370,19 +370,19 @@ class Database:
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
         self._enable_wal(dbapi_conn)
         # FULL: a write is acknowledged only once the WAL is synced.
-        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        execute_on(dbapi_conn, "PRAGMA synchronous=FULL")
         # A checkpoint every 32 pages (128 KiB) of WAL, not SQLite's 1000
         # (4 MiB, many times a settings database): overwriting the same keys
         # keeps the files small. The size limit trims a WAL that one big
         # import grew, once it has been checkpointed.
-        dbapi_conn.execute("PRAGMA wal_autocheckpoint=32")
-        dbapi_conn.execute("PRAGMA journal_size_limit=262144")
-        dbapi_conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        execute_on(dbapi_conn, "PRAGMA wal_autocheckpoint=32")
+        execute_on(dbapi_conn, "PRAGMA journal_size_limit=262144")
+        execute_on(dbapi_conn, f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         # SQLite's default page cache, 2 MiB, holds a third of a database of
         # 100,000 settings: lookups spread over its keys then read most of
         # their pages from the OS, a syscall each, and cost twice as much.
         # Pages are cached only once read, so a small database uses no more.
-        dbapi_conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+        execute_on(dbapi_conn, f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL, waiting up to the busy timeout for the lock.
@@ -394,7 +394,7 @@ class Database:
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                execute_on(conn, "PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as exc:
                 busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (5, 6)
