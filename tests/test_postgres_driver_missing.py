@@ -10,12 +10,14 @@ PYTHONPATH raises ImportError.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DaemonFactory
-from tests.wire import REPO, Wire
+from tests.wire import REPO, WAIT, Wire, daemon_env
 
 INSTALL_HINT = "pip install 'idumb-daemon[postgres]'"
 # Never reached: the driver is missing before any connection is tried.
@@ -76,3 +78,19 @@ def test_the_environment_url_without_the_driver_is_served_alike(
         assert daemon.stop() == 0
     finally:
         daemon.kill()
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["migrate", "dry-run"])
+def test_migrate_without_the_driver_fails_saying_what_to_install(
+    without_driver: dict[str, str], dry_run: list[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon", "migrate", *dry_run, "--database-url", URL],
+        env=daemon_env(without_driver),
+        capture_output=True,
+        timeout=WAIT,
+    )
+    assert done.returncode == 1
+    assert done.stdout == b""
+    stderr = done.stderr.decode()
+    assert INSTALL_HINT in stderr and "Traceback" not in stderr, stderr
