@@ -133,3 +133,29 @@ def test_odd_rows_in_separate_commits_around_good_ones_are_all_reported(
         {"key": "odd.2", "value": "z", "updatedAt": None},
     ]
     assert a.stop() == 0 and b.stop() == 0
+
+
+@pytest.mark.parametrize("count, every", [(2, 1), (300, 50), (1500, 7)])
+def test_odd_rows_scattered_through_a_large_commit_are_all_reported(
+    spawn: DaemonFactory, db_path: Path, count: int, every: int
+) -> None:
+    a = watcher(spawn)
+    write(
+        db_path,
+        *(
+            setting(f"k{i:05}", str(i), MILLISECONDS if i % every == 0 else GOOD_TIME)
+            for i in range(count)
+        ),
+    )
+    seen: list[dict[str, Any]] = []
+    while len(seen) < count:
+        seen.extend(next_changes(a))
+    assert seen == [
+        {
+            "key": f"k{i:05}",
+            "value": str(i),
+            "updatedAt": None if i % every == 0 else GOOD_TIME_TEXT,
+        }
+        for i in range(count)
+    ]
+    assert a.stop() == 0
