@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -45,7 +44,7 @@ from idumb_daemon.contracts import (
 )
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage.changes import NOTIFY_CHANNEL, Changes
-from idumb_daemon.storage.database import connect_postgres, file_identity, safe_url
+from idumb_daemon.storage.database import ChangeListener, DataVersionProbe, safe_url
 from idumb_daemon.worker import StorageWorker
 
 log = logging.getLogger(__name__)
@@ -81,29 +80,27 @@ class Poller:
     def _run(self) -> None:
         if self._path is None:
             return  # an in-memory database: no other writer can reach it
-        conn: sqlite3.Connection | None = None
+        probe: DataVersionProbe | None = None
         version: int | None = None
-        polled: tuple[int, int] | None = None  # the file `conn` reads
         failing = False
         while not self._stop.wait(self._interval):
             try:
-                if conn is not None and file_identity(self._path) != polled:
-                    # Another file is in place (a restore), or none: `conn`
+                if probe is not None and probe.moved():
+                    # Another file is in place (a restore), or none: the probe
                     # reads the old one, where nothing will change any more.
-                    conn.close()
-                    conn = None
-                if conn is None:
-                    polled = file_identity(self._path)
-                    conn = self._connect(self._path)
+                    probe.close()
+                    probe = None
+                if probe is None:
+                    probe = DataVersionProbe(self._path)
                     version = None
-                now = int(conn.execute("PRAGMA data_version").fetchone()[0])
-            except (sqlite3.Error, OSError) as exc:
+                now = probe.read()
+            except StorageError as exc:
                 if not failing:
                     log.warning("watch: cannot poll %s: %s", self._path, exc)
                 failing = True
-                if conn is not None:
-                    conn.close()
-                conn = None
+                if probe is not None:
+                    probe.close()
+                probe = None
                 continue
             failing = False
             # The first reading on a connection compares with nothing: look
@@ -111,15 +108,8 @@ class Poller:
             if now != version:
                 version = now
                 self._wake()
-        if conn is not None:
-            conn.close()
-
-    @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        # mode=rw: never create a file that has gone; only reads happen here.
-        # A short busy timeout: a poll that cannot read now reads next tick.
-        uri = path.absolute().as_uri() + "?mode=rw"
-        return sqlite3.connect(uri, uri=True, timeout=0.05, isolation_level=None)
+        if probe is not None:
+            probe.close()
 
 
 class Listener:
@@ -146,22 +136,21 @@ class Listener:
         self._stop.set()
 
     def _run(self) -> None:
-        import psycopg
-
         failing = False
         while not self._stop.is_set():
             try:
-                with connect_postgres(self._url) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                listener = ChangeListener(self._url, NOTIFY_CHANNEL)
+                try:
                     if failing:
                         log.warning("watch: listening on %s again", safe_url(self._url))
                     failing = False
                     self._wake()
                     while not self._stop.is_set():
-                        # Waits on the socket only: no query while idle.
-                        for _ in conn.notifies(timeout=self.STOP_CHECK):
+                        if listener.wait(self.STOP_CHECK):
                             self._wake()
-            except psycopg.Error as exc:
+                finally:
+                    listener.close()
+            except StorageError as exc:
                 if not failing:
                     log.warning("watch: cannot listen on %s: %s", safe_url(self._url), exc)
                 failing = True

@@ -21,6 +21,7 @@ import pytest
 
 from idumb_daemon.migrations import (
     AdoptionRefused,
+    MigrationChecksumMismatch,
     MigrationFailed,
     UnsupportedChange,
     check,
@@ -32,7 +33,7 @@ from idumb_daemon.migrations import (
 from idumb_daemon.migrations.commands import migrate_command, schema_check
 from idumb_daemon.migrations.files import load_migrations
 from idumb_daemon.storage.database import Database
-from idumb_daemon.storage.errors import MigrationChecksumMismatch, SchemaTooNew
+from idumb_daemon.storage.errors import SchemaTooNew
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schema"

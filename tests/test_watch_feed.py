@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from idumb_daemon.contracts import SettingChange, WorkspaceSetParams
-from idumb_daemon.storage import Storage
+from idumb_daemon.storage import Storage, sql
+from idumb_daemon.storage import changes as feed_module
 from idumb_daemon.storage.changes import CHANGE_LOG, Changes
 
 KEPT = 10_000  # rows the prune trigger of migration 0002 keeps
@@ -187,29 +186,47 @@ def test_one_change_among_100k_rows_reads_only_that_row(
     other.execute("COMMIT")
     storage.watch(True)
     upsert(other, "key.77777", "changed")
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(Engine, "before_cursor_execute", record)
+    statements: list[str] = []
+    database = storage._database
+    assert database is not None
+    # Every statement storage runs, as SQLite runs it (parameters expanded).
+    conn = sql.connection(database.db)
+    conn.set_trace_callback(statements.append)
     try:
         assert values(storage.collect_changes()) == {"key.77777": "changed"}
     finally:
-        event.remove(Engine, "before_cursor_execute", record)
+        conn.set_trace_callback(None)
     # The work follows the changes: every statement the look ran searches an
     # index (the log by its primary key from the last seq seen, the rows by
     # their unique key); none scans a table.
-    selects = [
-        (sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")
-    ]
+    selects = [text for text in statements if text.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 2
     plans = [
         detail
-        for sql, params in selects
-        for *_ids, detail in other.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        for text in selects
+        for *_ids, detail in other.execute("EXPLAIN QUERY PLAN " + text).fetchall()
     ]
     assert plans == [
         f"SEARCH {CHANGE_LOG} USING INTEGER PRIMARY KEY (rowid>?)",
         "SEARCH settings USING INDEX settings_key_unique (key=?)",
     ]
+
+
+def test_a_look_that_fails_while_building_rows_is_retried_from_the_same_place(
+    storage: Storage, other: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage.watch(True)
+    upsert(other, "a", "1")
+    upsert(other, "b", "2")
+    built = feed_module._setting
+
+    def fails_once(row: Any, key: str) -> SettingChange:
+        monkeypatch.setattr(feed_module, "_setting", built)
+        raise RuntimeError("a failure after the log was read")
+
+    monkeypatch.setattr(feed_module, "_setting", fails_once)
+    with pytest.raises(RuntimeError):
+        storage.collect_changes()
+    # Nothing was lost: the next look reads the same range.
+    assert values(storage.collect_changes()) == {"a": "1", "b": "2"}
+    assert storage.collect_changes() == Changes()

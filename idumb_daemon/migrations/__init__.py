@@ -6,6 +6,7 @@ from idumb_daemon.migrations.generate import NoChanges, UnsupportedChange, check
 from idumb_daemon.migrations.model import SchemaFileError
 from idumb_daemon.migrations.runner import (
     AdoptionRefused,
+    MigrationChecksumMismatch,
     MigrationFailed,
     MigrationRef,
     MigrationReport,
@@ -15,6 +16,7 @@ from idumb_daemon.migrations.runner import (
 
 __all__ = [
     "AdoptionRefused",
+    "MigrationChecksumMismatch",
     "MigrationFailed",
     "MigrationRef",
     "MigrationReport",

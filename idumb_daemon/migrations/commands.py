@@ -12,13 +12,14 @@ from idumb_daemon.migrations.generate import NoChanges, UnsupportedChange, check
 from idumb_daemon.migrations.model import SchemaFileError
 from idumb_daemon.migrations.runner import (
     AdoptionRefused,
+    MigrationChecksumMismatch,
     MigrationFailed,
     MigrationReport,
     migrate,
     status,
 )
 from idumb_daemon.storage.database import Database, safe_url
-from idumb_daemon.storage.errors import MigrationChecksumMismatch, SchemaTooNew, StorageError
+from idumb_daemon.storage.errors import SchemaTooNew, StorageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -11,26 +11,16 @@ import dataset
 
 from idumb_daemon.migrations.model import Table
 from idumb_daemon.migrations.render import literal
+from idumb_daemon.storage.sql import rows
 
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
-
-
-def table_names(db: dataset.Database) -> set[str]:
-    if db.is_sqlite:
-        rows = db.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-    else:
-        rows = db.query(
-            "SELECT table_name AS name FROM information_schema.tables "
-            "WHERE table_schema = current_schema()"
-        )
-    return {row["name"] for row in rows}
 
 
 def _pragma(db: dataset.Database, pragma: str, name: str) -> list[dict[str, object]]:
     # PRAGMA arguments cannot be bound; the names come from our schema files or
     # from sqlite_master, and quoting them keeps either safe.
     quoted = '"' + name.replace('"', '""') + '"'
-    return [dict(row) for row in db.query(f"PRAGMA {pragma}({quoted})")]
+    return rows(db, f"PRAGMA {pragma}({quoted})")
 
 
 def sqlite_differences(db: dataset.Database, table: Table) -> list[str]:
@@ -56,9 +46,7 @@ def sqlite_differences(db: dataset.Database, table: Table) -> list[str]:
     found.extend(f"{name}.{extra} is not declared" for extra in sorted(live_columns))
 
     if any(c.autoincrement for c in table.columns):
-        sql = db.query(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name", name=name
-        )
+        sql = rows(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         if not any(_AUTOINCREMENT.search(str(row["sql"])) for row in sql):
             found.append(f"{name} has no AUTOINCREMENT primary key")
 

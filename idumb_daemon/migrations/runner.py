@@ -10,7 +10,6 @@ one database, the second finds the work done.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from pathlib import Path
 
@@ -18,11 +17,12 @@ import attrs
 import dataset
 
 from idumb_daemon.migrations import files
-from idumb_daemon.migrations.introspect import sqlite_differences, table_names
+from idumb_daemon.migrations.introspect import sqlite_differences
 from idumb_daemon.migrations.model import Column, Migration, Table
 from idumb_daemon.migrations.render import Dialect, create_table_sql, render
-from idumb_daemon.storage.database import Database, sqlite_path
-from idumb_daemon.storage.errors import MigrationChecksumMismatch, SchemaTooNew, StorageError
+from idumb_daemon.storage.database import Database, open_read_only, sqlite_path, translate_errors
+from idumb_daemon.storage.errors import FatalStorageError, SchemaTooNew, StorageError
+from idumb_daemon.storage.sql import rows, run, table_names, verbatim
 
 RECORD_TABLE = "__idumb_migrations"
 RECORD_SCHEMA = Table(
@@ -36,6 +36,18 @@ RECORD_SCHEMA = Table(
 )
 # pg_advisory_xact_lock takes a bigint; any constant other tools are unlikely to use.
 _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(RECORD_TABLE.encode()).digest()[:8], signed=True)
+
+
+class MigrationChecksumMismatch(FatalStorageError):
+    """An applied migration's file has changed since: refuse to start (exit 3)."""
+
+    def __init__(self, version: int, name: str) -> None:
+        super().__init__(
+            f"migration {version:04d}_{name} was applied to this database but its file "
+            "has changed since; restore the original file"
+        )
+        self.version = version
+        self.name = name
 
 
 class AdoptionRefused(Exception):
@@ -113,7 +125,7 @@ def _read_state(db: dataset.Database, migrations: tuple[Migration, ...]) -> _Sta
     names = table_names(db)
     has_record_table = RECORD_TABLE in names
     records = (
-        list(db.query(f"SELECT version, checksum FROM {RECORD_TABLE} ORDER BY version"))
+        rows(db, f"SELECT version, checksum FROM {RECORD_TABLE} ORDER BY version")
         if has_record_table
         else []
     )
@@ -148,20 +160,11 @@ def _check_adoptable(db: dataset.Database, first: Migration, names: set[str]) ->
 
 
 def _record(db: dataset.Database, migration: Migration) -> None:
-    db.query(
-        f"INSERT INTO {RECORD_TABLE} (version, name, checksum, applied_at) "
-        "VALUES (:version, :name, :checksum, :applied_at)",
-        version=migration.version,
-        name=migration.name,
-        checksum=migration.checksum,
-        applied_at=int(time.time()),
+    run(
+        db,
+        f"INSERT INTO {RECORD_TABLE} (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+        (migration.version, migration.name, migration.checksum, int(time.time())),
     )
-
-
-def _execute(db: dataset.Database, statement: str) -> None:
-    # Verbatim: a hand-written trigger may hold ':' or '%', which bound
-    # parameters would misread.
-    db.executable.exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 
 def _apply(db: dataset.Database, migration: Migration) -> None:
@@ -169,7 +172,7 @@ def _apply(db: dataset.Database, migration: Migration) -> None:
     try:
         for op in migration.operations:
             for statement in render(op, dialect):
-                _execute(db, statement)
+                verbatim(db, statement)
     except StorageError:
         raise
     except Exception as exc:
@@ -212,12 +215,12 @@ def migrate(
     while True:
         with database.transaction(write=True) as db:
             if db.is_postgres:
-                list(db.query("SELECT pg_advisory_xact_lock(:key)", key=_PG_LOCK_KEY))
+                run(db, "SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,))
             state = _read_state(db, migrations)
             if not (state.adopt or state.pending):
                 break
             if not state.has_record_table:
-                _execute(db, create_table_sql(RECORD_SCHEMA, _dialect(db)))
+                verbatim(db, create_table_sql(RECORD_SCHEMA, _dialect(db)))
             if state.adopt:
                 _record(db, migrations[0])
                 adopted = True
@@ -228,25 +231,6 @@ def migrate(
         _report(migrations, previous, state, dry_run=False),
         applied=tuple(applied),
         adopted=adopted,
-    )
-
-
-def _open_readonly_sqlite(path: Path) -> dataset.Database:
-    # mode=ro takes the usual shared locks and creates nothing, except beside a
-    # WAL database, where it creates -wal and -shm and leaves them. There,
-    # while no -wal file exists no process has the file open and every change
-    # is in the file itself, so immutable=1 (no locks, no files) reads it
-    # exactly; with one present, read through it.
-    with path.open("rb") as file:
-        header = file.read(20)
-    wal_mode = len(header) == 20 and header[18] == 2  # file format version 2: WAL
-    immutable = wal_mode and not path.with_name(path.name + "-wal").exists()
-    uri = path.absolute().as_uri() + ("?immutable=1" if immutable else "?mode=ro")
-    return dataset.Database(
-        "sqlite://",
-        ensure_schema=False,
-        sqlite_wal_mode=False,
-        engine_kwargs={"creator": lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)},
     )
 
 
@@ -263,9 +247,10 @@ def status(url: str, *, schema_dir: Path | None = None) -> MigrationReport:
     migrations = files.load_migrations(files.schema_dir(schema_dir))
     if not path.exists():
         return _report(migrations, 0, _State(0, False, False, migrations), dry_run=True)
-    db = _open_readonly_sqlite(path)
-    try:
-        state = _read_state(db, migrations)
-    finally:
-        db.close()
+    with translate_errors():
+        db = open_read_only(path)
+        try:
+            state = _read_state(db, migrations)
+        finally:
+            db.close()
     return _report(migrations, state.version, state, dry_run=True)

@@ -22,14 +22,15 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import attrs
 import dataset
 
 from idumb_daemon.contracts import SettingChange, WorkspaceChange, WorkspaceConfig
-from idumb_daemon.migrations.introspect import table_names
 from idumb_daemon.storage.settings import to_time
+from idumb_daemon.storage.sql import rows, run, table_names
 from idumb_daemon.storage.workspaces import decode_config
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ _COLUMNS = {
 }
 # Keys bound per `IN (...)`: far below every backend's parameter limit.
 _IN_BATCH = 500
+_LOG_LOCK_KEY = 3667353811379917988
+"""The advisory lock migration 0002's PostgreSQL triggers take before a
+statement changes a followed table, held to the commit: writers of the change
+log take turns on it."""
 
 
 @attrs.frozen
@@ -57,15 +62,45 @@ class Changes:
 
 def last_seq(db: dataset.Database) -> int:
     """The newest seq in the change log; 0 when it is empty."""
-    for row in db.query(f"SELECT max(seq) AS seq FROM {CHANGE_LOG}"):
-        return int(row["seq"] or 0)
-    return 0
+    row = run(db, f"SELECT max(seq) FROM {CHANGE_LOG}").fetchone()
+    return 0 if row is None else int(row[0] or 0)
+
+
+def begin_own_write(db: dataset.Database) -> int:
+    """The seq our write transaction, just begun, starts after: every seq in
+    (this, `last_seq` at its end] is then ours (see `Feed.own_write`).
+
+    On SQLite BEGIN IMMEDIATE already holds the write lock. On PostgreSQL
+    another session may be inside a write whose log rows we cannot see yet and
+    whose commit would land inside our range; taking the change log's lock
+    first waits for it to commit, and keeps every other writer of the log out
+    until ours has, even when our write changes no row and so never fires the
+    triggers that take it.
+    """
+    if db.is_postgres:
+        run(db, "SELECT pg_advisory_xact_lock(?)", (_LOG_LOCK_KEY,))
+    return last_seq(db)
+
+
+def _time(value: Any, table: str, key: str, column: str) -> datetime | None:
+    """A stored time as the wire reports it; one that is no time in unix
+    seconds (another program wrote milliseconds) is reported as null."""
+    try:
+        return to_time(value)
+    except (TypeError, ValueError, OverflowError, OSError):
+        log.warning("%s %r: %s %r is not a time in seconds: reported as null",
+                    table, key, column, value)
+        return None
 
 
 def _setting(row: dict[str, Any] | None, key: str) -> SettingChange:
     if row is None:
         return SettingChange(key=key, value=None, updated_at=None)
-    return SettingChange(key=key, value=row["value"], updated_at=to_time(row["updated_at"]))
+    return SettingChange(
+        key=key,
+        value=row["value"],
+        updated_at=_time(row["updated_at"], SETTINGS, key, "updated_at"),
+    )
 
 
 def _workspace(row: dict[str, Any] | None, project_dir: str) -> WorkspaceChange:
@@ -76,7 +111,7 @@ def _workspace(row: dict[str, Any] | None, project_dir: str) -> WorkspaceChange:
         workspace=WorkspaceConfig(
             project_dir=project_dir,
             name=row["name"],
-            last_opened=to_time(row["last_opened"]),
+            last_opened=_time(row["last_opened"], WORKSPACES, project_dir, "last_opened"),
             config=decode_config(row["config"], project_dir),
         ),
     )
@@ -92,19 +127,18 @@ def _current(db: dataset.Database, table: str, keys: Iterable[str]) -> dict[str,
     column = _KEY_COLUMN[table]
     found: dict[str, dict[str, Any]] = {}
     for batch in _batches(list(keys)):
-        names = [f"k{i}" for i in range(len(batch))]
         sql = (
             f"SELECT {_COLUMNS[table]} FROM {table} "
-            f"WHERE {column} IN ({', '.join(':' + n for n in names)})"
+            f"WHERE {column} IN ({', '.join('?' * len(batch))})"
         )
-        for row in db.query(sql, **dict(zip(names, batch, strict=True))):
-            found[row[column]] = dict(row)
+        for row in rows(db, sql, batch):
+            found[row[column]] = row
     return found
 
 
 def _all_rows(db: dataset.Database, table: str) -> dict[str, dict[str, Any]]:
     column = _KEY_COLUMN[table]
-    return {row[column]: dict(row) for row in db.query(f"SELECT {_COLUMNS[table]} FROM {table}")}
+    return {row[column]: row for row in rows(db, f"SELECT {_COLUMNS[table]} FROM {table}")}
 
 
 class Feed:
@@ -127,7 +161,7 @@ class Feed:
             log.warning("the database has no %s table: changes cannot be followed", CHANGE_LOG)
             return None
         keys = {
-            table: {row["k"] for row in db.query(f"SELECT {column} AS k FROM {table}")}
+            table: {row[0] for row in run(db, f"SELECT {column} FROM {table}").fetchall()}
             for table, column in _KEY_COLUMN.items()
         }
         return cls(last_seq(db), keys, source)
@@ -147,36 +181,38 @@ class Feed:
         database read now: another one than before (a file restored in place
         of the one followed) has seqs of its own, so every row is reported."""
         if source != self.source:
+            found = self._resync(db, "another database file is in place: reporting every row")
             self.source = source
-            return self._resync(db, "another database file is in place: reporting every row")
-        rows = list(
-            db.query(
-                f"SELECT seq, table_name, row_key FROM {CHANGE_LOG} WHERE seq > :last ORDER BY seq",
-                last=self.last,
-            )
-        )
-        if not rows:
+            return found
+        logged = run(
+            db,
+            f"SELECT seq, table_name, row_key FROM {CHANGE_LOG} WHERE seq > ? ORDER BY seq",
+            (self.last,),
+        ).fetchall()
+        if not logged:
             return Changes()
-        if rows[0]["seq"] > self.last + 1 and not self._retained(db, self.last):
+        if logged[0][0] > self.last + 1 and not self._retained(db, self.last):
             return self._resync(db, "change log pruned past what this watcher read: "
                                     "reporting every row")
         # key -> reported: a key some other writer touched is reported with its
         # current row, even if our own write came after (that row is the truth).
         touched: dict[str, dict[str, bool]] = {SETTINGS: {}, WORKSPACES: {}}
-        for row in rows:
-            keys = touched.get(row["table_name"])
+        for seq, table, key in logged:
+            keys = touched.get(table)
             if keys is None:
                 continue  # a table of a later schema version
-            key = row["row_key"]
-            keys[key] = keys.pop(key, False) or not self._is_own(row["seq"])
-        self.last = int(rows[-1]["seq"])
-        del self._own[: bisect.bisect_right(self._own, self.last, key=lambda r: r[1])]
+            keys[key] = keys.pop(key, False) or not self._is_own(seq)
         settings = self._changes(db, SETTINGS, touched[SETTINGS])
         workspaces = self._changes(db, WORKSPACES, touched[WORKSPACES])
-        return Changes(
+        found = Changes(
             settings=[_setting(row, key) for key, row in settings],
             workspaces=[_workspace(row, key) for key, row in workspaces],
         )
+        # Only now that every change is built: a look that fails before this
+        # point is retried from the same place, and loses nothing.
+        self.last = int(logged[-1][0])
+        del self._own[: bisect.bisect_right(self._own, self.last, key=lambda r: r[1])]
+        return found
 
     def _changes(
         self, db: dataset.Database, table: str, touched: dict[str, bool]
@@ -198,8 +234,7 @@ class Feed:
         # The log is pruned from its oldest end: while the row we read last is
         # still there, nothing after it was pruned (holes in the seqs, which a
         # PostgreSQL sequence leaves after a rollback, are not a loss).
-        rows = db.query(f"SELECT 1 AS found FROM {CHANGE_LOG} WHERE seq = :seq", seq=seq)
-        return any(True for _ in rows)
+        return run(db, f"SELECT 1 FROM {CHANGE_LOG} WHERE seq = ?", (seq,)).fetchone() is not None
 
     def _resync(self, db: dataset.Database, why: str) -> Changes:
         """The log cannot say what changed: report every row, and every key gone."""
@@ -208,12 +243,14 @@ class Feed:
         workspaces = _all_rows(db, WORKSPACES)
         gone_settings = sorted(self._keys[SETTINGS] - settings.keys())
         gone_workspaces = sorted(self._keys[WORKSPACES] - workspaces.keys())
-        self._keys = {SETTINGS: set(settings), WORKSPACES: set(workspaces)}
-        self.last = last_seq(db)
-        self._own.clear()
-        return Changes(
+        last = last_seq(db)
+        found = Changes(
             settings=[_setting(row, key) for key, row in settings.items()]
             + [_setting(None, key) for key in gone_settings],
             workspaces=[_workspace(row, key) for key, row in workspaces.items()]
             + [_workspace(None, key) for key in gone_workspaces],
         )
+        self._keys = {SETTINGS: set(settings), WORKSPACES: set(workspaces)}
+        self.last = last
+        self._own.clear()
+        return found

@@ -32,7 +32,7 @@ from idumb_daemon.storage.errors import (
     StorageReadOnly,
     StorageUnavailable,
 )
-from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.sql import execute_on, run, verbatim
 
 if TYPE_CHECKING:
     import psycopg
@@ -133,9 +133,33 @@ def postgres_connect_args(url: URL, busy_timeout: float) -> dict[str, Any]:
     return args
 
 
+DRIVER_MISSING = (
+    "the PostgreSQL driver (psycopg) is not installed; install it with "
+    "`pip install 'idumb-daemon[postgres]'`"
+)
+
+
+# The storage thread and the watch listener may both try the import at once;
+# one at a time, each meets the driver's own ImportError rather than the other
+# thread's half-imported module.
+_DRIVER_IMPORT = threading.Lock()
+
+
+def require_postgres_driver() -> None:
+    """Raise StorageUnavailable naming the remedy when psycopg cannot be
+    imported (a plain `pip install idumb-daemon`): the daemon keeps serving
+    everything but storage, instead of failing somewhere inside SQLAlchemy."""
+    with _DRIVER_IMPORT:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise StorageUnavailable(f"{DRIVER_MISSING} ({exc})") from exc
+
+
 def connect_postgres(url: str) -> psycopg.Connection[Any]:
     """An autocommit psycopg connection outside the engine (LISTEN needs one
     of its own), reading the URL exactly as the engine does."""
+    require_postgres_driver()
     import psycopg
 
     parsed = engine_url(url)
@@ -181,6 +205,88 @@ def read_only_uri(path: Path) -> str:
     wal_mode = len(header) == 20 and header[18] == 2  # file format version 2: WAL
     immutable = wal_mode and not path.with_name(path.name + "-wal").exists()
     return path.absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
+def open_read_only(path: Path) -> dataset.Database:
+    """The SQLite file at `path` opened to be read and nothing else: no file is
+    created or changed (see `read_only_uri`)."""
+    uri = read_only_uri(path)
+    return dataset.Database(
+        "sqlite://",
+        ensure_schema=False,
+        sqlite_wal_mode=False,
+        engine_kwargs={"creator": lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)},
+    )
+
+
+class DataVersionProbe:
+    """A side connection to a SQLite file whose `PRAGMA data_version` changes
+    whenever any other connection commits to it: a few microseconds a read.
+
+    Opened with mode=rw, never creating a file that has gone (it only reads),
+    and a short busy timeout: a read that cannot happen now happens next time.
+    Every failure is a StorageError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with _side_errors():
+            self.identity = file_identity(path)
+            """The file this connection reads: another may be put in its place."""
+            uri = path.absolute().as_uri() + "?mode=rw"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=0.05, isolation_level=None)
+
+    def read(self) -> int:
+        with _side_errors():
+            return int(execute_on(self._conn, "PRAGMA data_version").fetchone()[0])
+
+    def moved(self) -> bool:
+        """Whether the path now names another file than this one reads, or none."""
+        try:
+            return file_identity(self.path) != self.identity
+        except OSError:
+            return True
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class ChangeListener:
+    """A PostgreSQL session of its own, LISTENing on `channel`: a NOTIFY sent
+    by any session is delivered to it at that session's commit. Every failure
+    (the driver missing included) is a StorageError."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        with _side_errors():
+            self._conn = connect_postgres(url)
+            try:
+                execute_on(self._conn, f"LISTEN {channel}")
+            except BaseException:
+                self._conn.close()
+                raise
+
+    def wait(self, timeout: float) -> int:
+        """How many notifications arrived within `timeout` seconds; waits on
+        the socket only, sending nothing to the server."""
+        with _side_errors():
+            return sum(1 for _ in self._conn.notifies(timeout=timeout))
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@contextmanager
+def _side_errors() -> Iterator[None]:
+    """Every driver failure of a side connection as a StorageError: the
+    watcher only retries, whatever the cause."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except Exception as exc:
+        if not (isinstance(exc, sqlite3.Error | OSError) or _is_psycopg(exc, "Error")):
+            raise
+        raise classify(exc) or StorageUnavailable(str(exc).strip()) from exc
 
 
 # The most memory each connection's page cache may take, in KiB; it holds a
@@ -249,6 +355,7 @@ class Database:
                 )
         target = engine_url(url)
         if self.dialect == "postgresql":
+            require_postgres_driver()
             engine_kwargs["connect_args"] = postgres_connect_args(target, busy_timeout)
         self.db = dataset.Database(
             target.render_as_string(hide_password=False),
@@ -263,19 +370,19 @@ class Database:
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
         self._enable_wal(dbapi_conn)
         # FULL: a write is acknowledged only once the WAL is synced.
-        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        execute_on(dbapi_conn, "PRAGMA synchronous=FULL")
         # A checkpoint every 32 pages (128 KiB) of WAL, not SQLite's 1000
         # (4 MiB, many times a settings database): overwriting the same keys
         # keeps the files small. The size limit trims a WAL that one big
         # import grew, once it has been checkpointed.
-        dbapi_conn.execute("PRAGMA wal_autocheckpoint=32")
-        dbapi_conn.execute("PRAGMA journal_size_limit=262144")
-        dbapi_conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        execute_on(dbapi_conn, "PRAGMA wal_autocheckpoint=32")
+        execute_on(dbapi_conn, "PRAGMA journal_size_limit=262144")
+        execute_on(dbapi_conn, f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         # SQLite's default page cache, 2 MiB, holds a third of a database of
         # 100,000 settings: lookups spread over its keys then read most of
         # their pages from the OS, a syscall each, and cost twice as much.
         # Pages are cached only once read, so a small database uses no more.
-        dbapi_conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+        execute_on(dbapi_conn, f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL, waiting up to the busy timeout for the lock.
@@ -287,7 +394,7 @@ class Database:
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                execute_on(conn, "PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as exc:
                 busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (5, 6)
@@ -296,7 +403,7 @@ class Database:
                 time.sleep(0.005)
 
     def _on_begin(self, conn: Any) -> None:
-        conn.exec_driver_sql(getattr(self._begin, "sql", "BEGIN"))
+        execute_on(conn.connection.dbapi_connection, getattr(self._begin, "sql", "BEGIN"))
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[dataset.Database]:
@@ -383,9 +490,9 @@ class Database:
             # was deleted or replaced, and whatever opens the path next would
             # read our frames as its own: empty the WAL into the old file.
             try:
-                self.db.executable.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlalchemy.exc.DBAPIError as exc:
-                log.warning("could not empty the WAL of a moved database: %s", exc.orig)
+                verbatim(self.db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            except (sqlite3.Error, sqlalchemy.exc.DBAPIError) as exc:
+                log.warning("could not empty the WAL of a moved database: %s", exc)
         self.db.close()
 
     def _moved(self) -> bool:

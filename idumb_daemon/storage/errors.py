@@ -74,13 +74,5 @@ class SchemaTooNew(StorageError):
         }
 
 
-class MigrationChecksumMismatch(Exception):
-    """An applied migration's file has changed since: refuse to start (exit 3)."""
-
-    def __init__(self, version: int, name: str) -> None:
-        super().__init__(
-            f"migration {version:04d}_{name} was applied to this database but its file "
-            "has changed since; restore the original file"
-        )
-        self.version = version
-        self.name = name
+class FatalStorageError(Exception):
+    """A database state the daemon must not serve on: it exits."""

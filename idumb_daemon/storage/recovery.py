@@ -19,6 +19,7 @@ from pathlib import Path
 from idumb_daemon.contracts import RecoveryInfo
 from idumb_daemon.storage.database import FILE_MODE, read_only_uri
 from idumb_daemon.storage.errors import StorageCorrupt
+from idumb_daemon.storage.sql import execute_on
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ def quick_check(path: Path) -> bool | None:
     try:
         conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=5)
         try:
-            return conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+            result: list[tuple[str]] = execute_on(conn, "PRAGMA quick_check").fetchall()
+            return result == [("ok",)]
         finally:
             conn.close()
     except sqlite3.Error as exc:
@@ -84,7 +86,7 @@ def _copy_database(source: Path, target: Path) -> None:
             src.backup(dst)
             # The copy is a plain rollback-journal file; the daemon turns WAL
             # on when it opens it.
-            dst.execute("PRAGMA journal_mode=DELETE")
+            execute_on(dst, "PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
             src.close()

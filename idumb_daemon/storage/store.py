@@ -202,7 +202,7 @@ class Storage:
         # We hold the write lock from BEGIN IMMEDIATE to the commit, so every
         # change-log seq in between is ours: the feed must not echo them.
         with database.transaction(write=True) as db:
-            lo = changes.last_seq(db)
+            lo = changes.begin_own_write(db)
             yield db
             hi = changes.last_seq(db)
         feed.own_write(lo, hi)  # only once committed: a rolled-back seq is reused
