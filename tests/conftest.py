@@ -17,23 +17,28 @@ DaemonFactory = Callable[..., Wire]
 TIERS: dict[str, str] = {
     # The layers under the protocol, no daemon serving stdio (a few tests run
     # the migration command or a racing process): the fast tier.
+    "test_architecture": "unit",
     "test_contracts": "unit",
     "test_framing": "unit",
     "test_migrations": "unit",
     "test_storage": "unit",
+    "test_storage_sql": "unit",
     "test_watch_feed": "unit",
     "test_worker": "unit",
     # The daemon (or its CLI, or its client) as a subprocess over stdio.
     "test_cli": "e2e",
     "test_client": "e2e",
     "test_postgres": "e2e",
+    "test_postgres_driver_missing": "e2e",
     "test_protocol_errors": "e2e",
     "test_protocol_jsonrpc": "e2e",
     "test_protocol_lifecycle": "e2e",
     "test_protocol_methods": "e2e",
     "test_smoke_e2e": "e2e",
     "test_watch_e2e": "e2e",
+    "test_watch_foreign_rows": "e2e",
     "test_watch_postgres": "e2e",
+    "test_watch_postgres_overlap": "e2e",
     # Crashes, faults, fuzzing, concurrent writers, memory over time.
     "test_memory": "reliability",
     "test_reliability_crashes": "reliability",
