@@ -20,6 +20,10 @@ from typing import Final
 import attrs
 
 MAX_BODY: Final = 16 * 1024 * 1024
+# More significant digits than any length worth skipping a body for: a header
+# claiming exabytes is not a message but noise, answered and passed over. The
+# bound also keeps int() clear of Python's limit on digits it will convert.
+_MAX_DIGITS: Final = 18
 # A header block longer than this is not LSP: give up on it instead of buffering.
 MAX_HEADER: Final = 64 * 1024
 _CHUNK: Final = 1 << 16
@@ -139,14 +143,22 @@ class FrameParser:
 
 
 def _content_length(header: bytes) -> int | None:
+    """The one Content-Length of a header block; None when missing, not a
+    decimal number, absurdly long, or given twice with different values."""
     length: int | None = None
     for line in header.splitlines():
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() == b"content-length":
-            text = value.strip()
-            if not text.isdigit():
+            digits = value.strip()
+            if not digits.isdigit():
                 return None
-            length = int(text)
+            digits = digits.lstrip(b"0") or b"0"
+            if len(digits) > _MAX_DIGITS:
+                return None
+            this = int(digits)
+            if length is not None and this != length:
+                return None
+            length = this
     return length
 
 

@@ -37,8 +37,8 @@ def register(server: IdumbServer) -> None:
         )
 
     @server.feature("shutdown")
-    def shutdown(ls: IdumbServer, _p: None) -> None:
-        ls.protocol.is_shutdown = True
+    async def shutdown(ls: IdumbServer, _p: None) -> None:
+        await ls.shutdown()
 
     @server.feature("daemon/status")
     async def status(ls: IdumbServer, _p: DaemonStatusParams) -> DaemonStatus:
