@@ -136,6 +136,10 @@ class IdumbServer(JsonRPCServer):
         """Exit once the client's process is gone, so a crashed IDE leaves no
         orphan. A pidfd where the system has one, else a look every
         PROCESS_POLL seconds (macOS, old kernels, seccomp sandboxes)."""
+        if pid <= 0:
+            # Not a process: os.kill would address a process group instead.
+            log.warning("not watching process id %d", pid)
+            return
         if pid in self._watched:
             return
         self._watched.add(pid)
