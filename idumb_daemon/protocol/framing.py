@@ -95,9 +95,10 @@ class FrameParser:
             end, sep = lf_end, 2
         if end == -1:
             if len(buf) > MAX_HEADER + 4:
-                # Answered now, skipped up to its end as it arrives: only the
-                # last bytes are kept, in case the end is split across reads.
-                del buf[:-3]
+                # Answered now, skipped up to its end as it arrives. Only the
+                # bytes searched go: the end of the block, and messages after
+                # it, may already be in the buffer.
+                del buf[: MAX_HEADER + 1]
                 self._in_long_header = True
                 return FrameError("header block too long")
             return None

@@ -21,7 +21,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from functools import partial
 from typing import Any, TypeVar
@@ -112,20 +112,18 @@ class IdumbServer(JsonRPCServer):
         if hurry and self._hurry is not None:
             self._hurry.set()
 
-    async def shutdown(self) -> None:
-        """LSP's shutdown: refuse new requests, return once every request
-        received before it has been answered."""
+    def shutdown(self) -> Coroutine[Any, Any, None]:
+        """LSP's shutdown: refuse new requests from now on; the coroutine
+        returned ends once every request received before has been answered."""
         protocol = self.protocol
         protocol.is_shutdown = True
         # Queued after every earlier storage job; their answers go out as
         # they are settled, before this barrier is.
-        await asyncio.wrap_future(self.worker.submit_alone(lambda _s: None))
-        this = asyncio.current_task()
+        barrier = self.worker.submit_alone(lambda _s: None)
         # Requests still running as coroutines (daemon/watch, daemon/status).
         running: list[Any] = list(protocol._request_futures.values())
-        earlier = [f for f in running if isinstance(f, asyncio.Future) and f is not this]
-        if earlier:
-            await asyncio.wait(earlier)
+        earlier = [f for f in running if isinstance(f, asyncio.Future)]
+        return _after(barrier, earlier)
 
     def _fatal(self, exc: BaseException) -> None:
         # STORAGE.md: an edited applied migration stops the daemon with status 3.
@@ -341,6 +339,12 @@ class Output:
         poller = select.poll()
         poller.register(self._fd, select.POLLOUT)
         poller.poll()
+
+
+async def _after(barrier: Future[None], earlier: list[asyncio.Future[Any]]) -> None:
+    await asyncio.wrap_future(barrier)
+    if earlier:
+        await asyncio.wait(earlier)
 
 
 def create_server(storage: Storage) -> IdumbServer:
