@@ -43,6 +43,8 @@ T = TypeVar("T")
 # How long a hurried stop (a signal, the client gone) takes at most before
 # the process ends: the protocol promises an exit within 2 seconds.
 HURRY_BOUND = 1.8
+# The part of it kept for closing storage once the answers are out.
+CLOSE_SHARE = 0.3
 # How often a client process is looked for where it cannot be waited on.
 PROCESS_POLL = 0.5
 
@@ -233,9 +235,7 @@ class IdumbServer(JsonRPCServer):
         await stopping.wait()
         if stop_reading is not None:
             stop_reading()
-        if self._watcher is not None:
-            self._watcher.stop()
-            self._watcher = None
+        await self.set_watching(False)
         deadline = await self._drain(protocol)
         output.flush()
         stopped = await asyncio.to_thread(
@@ -265,7 +265,7 @@ class IdumbServer(JsonRPCServer):
         for pending in list(protocol._request_futures.values()):
             pending.cancel()  # refused by a job already begun: it is answered as it ends
         try:
-            await asyncio.wait_for(idle.wait(), HURRY_BOUND - 0.3)
+            await asyncio.wait_for(idle.wait(), HURRY_BOUND - CLOSE_SHARE)
         except TimeoutError:
             log.warning("%d requests still running at exit", protocol.outstanding)
         for task in waits:
