@@ -7,10 +7,6 @@ requests. Seeded and bounded."""
 from __future__ import annotations
 
 import random
-import socket
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idumb_daemon.protocol.framing import FrameError, FrameParser
-from tests.wire import WAIT, Wire, daemon_env, frame, parse_frames
+from tests.sockets import exchange, on_one_socket
+from tests.wire import WAIT, Wire, frame, parse_frames
 
 SEED = 20261201
 
@@ -150,12 +147,6 @@ def test_a_daemon_serves_on_through_seeded_unusable_headers(tmp_path: Path) -> N
 def test_responses_stay_whole_on_one_socket_through_seeded_mixes(tmp_path: Path) -> None:
     rng = random.Random(SEED + 1)
     for run in range(3):
-        ours, theirs = socket.socketpair()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "idumb_daemon", "--db", str(tmp_path / f"s{run}.db")],
-            stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL, env=daemon_env(),
-        )
-        theirs.close()
         data = bytearray()
         sizes: dict[str, int] = {}
         for i in range(rng.randint(4, 12)):
@@ -167,27 +158,10 @@ def test_responses_stay_whole_on_one_socket_through_seeded_mixes(tmp_path: Path)
             data += request(msg_id, "settings/setMany", {"entries": [
                 {"key": f"k.{i}.{j}", "value": value} for j in range(entries)
             ]})
-        received = bytearray()
-        ours.settimeout(WAIT)
-
-        def read(sock: socket.socket = ours, into: bytearray = received) -> None:
-            while chunk := sock.recv(rng_size()):
-                into.extend(chunk)
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        ours.sendall(data)
-        ours.shutdown(socket.SHUT_WR)
-        reader.join(WAIT)
-        try:
-            assert not reader.is_alive()
+        with on_one_socket(tmp_path / f"s{run}.db") as (sock, proc):
+            out = exchange(sock, bytes(data), len(sizes), read_sizes=rng_size)
             assert proc.wait(WAIT) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(WAIT)
-            ours.close()
-        answers = {m["id"]: m for m in parse_frames(bytes(received))}
+        answers = {m["id"]: m for m in parse_frames(out)}
         assert {k: len(v["result"]) for k, v in answers.items()} == sizes
 
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 
 from idumb_daemon.storage.recovery import backup_path
 from tests.conftest import DaemonFactory
+from tests.sockets import exchange, on_one_socket
 from tests.wire import WAIT, daemon_env, finish, frame, parse_frames
 
 # PROTOCOL.md promises an exit within 2 seconds; the slack absorbs a loaded machine.
@@ -106,44 +105,6 @@ def test_an_unusable_content_length_in_a_regular_file_is_answered_and_skipped(
 # --- 2. stdin and stdout one socket -------------------------------------------------
 
 
-@contextmanager
-def on_one_socket(db_path: Path, *args: str) -> Iterator[tuple[socket.socket, Any]]:
-    """A daemon whose fds 0 and 1 are one end of a socketpair (as socat EXEC:
-    or inetd give it); the test holds the other end."""
-    ours, theirs = socket.socketpair()
-    proc = subprocess.Popen(
-        [*DAEMON, "--db", str(db_path), *args], stdin=theirs, stdout=theirs,
-        stderr=subprocess.PIPE, env=daemon_env(),
-    )
-    theirs.close()
-    try:
-        yield ours, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(WAIT)
-        ours.close()
-
-
-def exchange(sock: socket.socket, data: bytes) -> bytes:
-    """Send all of `data` while reading, then end our side; everything the
-    daemon wrote until it closed its end."""
-    received = bytearray()
-    sock.settimeout(WAIT)
-
-    def read() -> None:
-        while chunk := sock.recv(1 << 16):
-            received.extend(chunk)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    sock.sendall(data)
-    sock.shutdown(socket.SHUT_WR)
-    reader.join(WAIT)
-    assert not reader.is_alive(), "daemon did not close its end"
-    return bytes(received)
-
-
 @pytest.mark.parametrize(
     ("entries", "value_size"), [(1200, 1000), (300, 4000), (8000, 100)],
     ids=["1.2 MB of 1 kB values", "1.2 MB of 4 kB values", "many small entries"],
@@ -163,7 +124,7 @@ def test_responses_are_whole_when_stdin_and_stdout_are_one_socket(
         for i in range(4)
     )
     with on_one_socket(db_path) as (sock, proc):
-        out = exchange(sock, big + after + big_again)
+        out = exchange(sock, big + after + big_again, answers=6)
         assert proc.wait(WAIT) == 0
     messages = parse_frames(out)  # a cut response fails here
     answers = by_id(messages)
@@ -271,21 +232,29 @@ def test_a_signal_during_a_lock_wait_ends_within_the_bound(
 # --- 9. lifecycle and status never wait for storage ---------------------------------
 
 
-def test_status_initialize_and_shutdown_answer_while_storage_waits_for_a_lock(
+def test_status_and_initialize_answer_while_a_read_waits_for_the_lock(
     spawn: DaemonFactory, db_path: Path
 ) -> None:
     db_path.parent.mkdir(parents=True)
     sqlite3.connect(db_path).close()  # an empty, unmigrated file
     with holding_the_lock(db_path):
-        daemon = spawn("--busy-timeout", "60")
+        daemon = spawn("--busy-timeout", "2")
+        # Storage could not open: the lock is held. Then nothing is queued.
+        assert daemon.error("settings/get", {"key": "k"})["code"] == -31001
         assert daemon.result("daemon/status", {})["schemaVersion"] is None
+        # A read with nothing queued would (re)open storage on the event loop
+        # and wait there for the lock: everything sent after it would wait too.
         waiting = daemon.request("settings/get", {"key": "k"})
-        # A read with nothing queued would open storage on the event loop, and
-        # wait there for the lock held here.
-        assert daemon.result("daemon/status", {})["backend"] == "sqlite"
-        assert "capabilities" in daemon.result("initialize", {"capabilities": {}})
-        assert daemon.result("daemon/status", {})["watching"] is False
-    assert daemon.response(waiting)["result"] is None
+        lifecycle = [
+            daemon.request("daemon/status", {}),
+            daemon.request("initialize", {"capabilities": {}}),
+            daemon.request("daemon/status", {}),
+        ]
+        order = [daemon.next_message()["id"] for _ in range(len(lifecycle) + 1)]
+        # Answers may come in any order, but the read's only once the lock is free.
+        assert sorted(order[: len(lifecycle)]) == lifecycle, order
+        assert order[-1] == waiting
+    assert daemon.result("settings/get", {"key": "k"}) is None
     assert daemon.result("daemon/status", {})["schemaVersion"] is not None
     assert daemon.stop() == 0
 
