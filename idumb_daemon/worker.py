@@ -428,7 +428,10 @@ def _attempt(call: Callable[[Storage], Any], storage: Storage) -> tuple[Any, Bas
 
 
 def _copy_outcome(job: Job[T], future: Future[T]) -> None:
-    if (error := job.exception()) is not None:
+    if job.cancelled():
+        # Abandoned at a stop; the future is running, so it cannot be cancelled.
+        future.set_exception(CancelledError())
+    elif (error := job.exception()) is not None:
         future.set_exception(error)
     else:
         future.set_result(job.result())
