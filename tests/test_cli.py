@@ -118,3 +118,20 @@ def test_settings_commands_on_postgresql(tmp_path: Path, pg_url: str) -> None:
 
 def test_settings_import_and_export_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     import_export_commands(Target(tmp_path, ("--database-url", pg_url)))
+
+
+def test_one_command_line_names_every_subcommand(tmp_path: Path) -> None:
+    helped = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon", "--help"], capture_output=True, text=True,
+        env=daemon_env(), timeout=WAIT, cwd=tmp_path,
+    )
+    assert helped.returncode == 0, helped.stderr
+    for name in ("serve", "call", "settings", "migrate", "schema", "contracts"):
+        assert name in helped.stdout
+    # The migrations' own entry point is the same declarations, by themselves.
+    alone = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon.migrations", "migrate", "--dry-run",
+         "--db", str(tmp_path / "x.db")],
+        capture_output=True, text=True, env=daemon_env(), timeout=WAIT, cwd=tmp_path,
+    )
+    assert alone.returncode == 0, alone.stderr

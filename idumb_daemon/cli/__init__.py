@@ -24,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _tree() -> tuple[argparse.ArgumentParser, list[str]]:
     """The parser, and the names of its subcommands."""
-    parser = argparse.ArgumentParser(prog="idumb-daemon", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="idumb-daemon",
+        description="The idumb persistence daemon and its commands. Options follow the "
+        "subcommand; a bare idumb-daemon means serve.",
+    )
     parser.add_argument("--version", action="version", version=__version__)
     # The subcommands' --schema-dir leaves this default alone when not given.
     parser.set_defaults(schema_dir=None)
