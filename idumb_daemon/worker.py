@@ -14,11 +14,13 @@ own savepoint. When the group's transaction fails as a whole (its commit, or
 a trigger's RAISE(ROLLBACK) that takes every savepoint with it), nothing in
 it is durable, and each job is run again alone, so only the culprit fails.
 
-SQLite's lock waits are cut into slices: the busy timeout is set to a
-fraction of a second and the worker retries a refused transaction until the
-configured timeout has passed, checking between slices whether the daemon is
-stopping. SQLite's busy handler sleeps inside the C call, where neither a
-signal nor `Connection.interrupt()` reaches it.
+Lock waits are cut into slices: the busy timeout (SQLite's, PostgreSQL's
+lock_timeout) is set to a fraction of a second and the worker retries a
+refused transaction until the configured timeout has passed, checking
+between slices whether the daemon is stopping. SQLite's busy handler sleeps
+inside the C call, where neither a signal nor `Connection.interrupt()`
+reaches it. A group in which one job met the lock is rolled back and run
+again whole, so no job in it is ordered before another it followed.
 
 Outcomes travel back a batch at a time through `deliver`: the server sets it
 to hop once to the event loop and settle every job there, in queue order,
@@ -209,10 +211,7 @@ class StorageWorker:
         # How long a transaction may wait for the lock in all; each wait the
         # database does by itself is one slice of it (see the module's doc).
         self.busy_timeout = storage.busy_timeout
-        if storage.backend == "sqlite":
-            # PostgreSQL's lock waits happen mid-transaction, where a retry
-            # would reorder a group; there the server's lock_timeout stays.
-            storage.busy_timeout = min(BUSY_SLICE, storage.busy_timeout)
+        storage.busy_timeout = min(BUSY_SLICE, storage.busy_timeout)
         # Set by `abandon`: jobs not yet run end cancelled, a lock wait ends.
         self._abandoned = threading.Event()
         self._queue: queue.SimpleQueue[Job[Any] | object] = queue.SimpleQueue()
@@ -360,6 +359,18 @@ class StorageWorker:
             try:
                 with self.storage.group(write=writes):
                     outcomes = [_attempt(job.call, self.storage) for job in batch]
+                    if any(isinstance(error, StorageBusy) for _, error in outcomes):
+                        if self._abandoned.is_set():
+                            raise _Abandoned
+                        if self._wait_more(deadline):
+                            raise _TryAgain
+            except _TryAgain:
+                outcomes = []
+                continue
+            except _Abandoned:
+                for job in batch:
+                    self._settle(job, None, CancelledError())
+                return
             except StorageBusy as exc:
                 if outcomes or not self._wait_more(deadline):
                     self._group_failed(batch, outcomes, exc)
@@ -418,6 +429,15 @@ class StorageWorker:
     def _wait_more(self, deadline: float) -> bool:
         """Whether a transaction refused the lock tries again."""
         return not self._abandoned.is_set() and time.monotonic() < deadline
+
+
+class _TryAgain(Exception):
+    """Rolls back a group in which a job was refused a lock (on PostgreSQL,
+    row and table locks are met mid-transaction), to run it again whole."""
+
+
+class _Abandoned(Exception):
+    """Rolls back such a group for good: the daemon is stopping."""
 
 
 def _attempt(call: Callable[[Storage], Any], storage: Storage) -> tuple[Any, BaseException | None]:

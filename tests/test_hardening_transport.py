@@ -229,6 +229,29 @@ def test_a_signal_during_a_lock_wait_ends_within_the_bound(
     assert rows == [("seed",)]  # nothing half-written
 
 
+@pytest.mark.parametrize("waiting", [1, 5], ids=["one write", "five writes"])
+def test_a_signal_during_a_postgresql_lock_wait_ends_within_the_bound(
+    spawn: DaemonFactory, pg_url: str, waiting: int
+) -> None:
+    import psycopg
+
+    daemon = spawn("--database-url", pg_url, "--busy-timeout", "60")
+    daemon.result("settings/set", {"key": "seed", "value": "0"})
+    with psycopg.connect(pg_url) as other:
+        # Another machine's transaction holding the table: writes wait for it.
+        other.execute("LOCK TABLE settings IN EXCLUSIVE MODE")
+        daemon.send_raw(b"".join(set_(f"w{i}", f"locked.{i}") for i in range(waiting)))
+        daemon.result("daemon/status", {})
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.wait(EXIT_BOUND) == 0
+        other.rollback()
+        rows = other.execute("SELECT key FROM settings").fetchall()
+    answers = by_id(parse_frames(finish(daemon)))
+    for i in range(waiting):
+        assert answers[f"w{i}"]["error"]["code"] in (-32800, -31001), answers[f"w{i}"]
+    assert rows == [("seed",)]  # nothing half-written
+
+
 # --- 9. lifecycle and status never wait for storage ---------------------------------
 
 
