@@ -390,8 +390,10 @@ def test_the_client_process_is_watched_where_pidfd_is_unavailable(
     assert b"Traceback" not in daemon.stderr
 
 
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def pidfds(pid: int) -> int:
+    """How many process watches (pidfds) the process holds open."""
+    folder = f"/proc/{pid}/fd"
+    return sum(os.readlink(f"{folder}/{fd}") == "anon_inode:[pidfd]" for fd in os.listdir(folder))
 
 
 def test_repeated_initialize_watches_the_client_process_once(spawn: DaemonFactory) -> None:
@@ -400,10 +402,10 @@ def test_repeated_initialize_watches_the_client_process_once(spawn: DaemonFactor
         daemon = spawn()
         initialize = {"processId": client.pid, "capabilities": {}}
         daemon.result("initialize", initialize)
-        before = open_fds(daemon.proc.pid)
+        assert pidfds(daemon.proc.pid) == 1
         for _ in range(50):
             daemon.result("initialize", initialize)
-        assert open_fds(daemon.proc.pid) == before
+        assert pidfds(daemon.proc.pid) == 1
     finally:
         client.kill()
         client.wait()
