@@ -10,7 +10,17 @@ once instead, which keeps that guarantee).
 Group commit: writes queued together run in one transaction, each in its own
 savepoint, and are acknowledged together after the single durable commit.
 One fsync then covers many writes, and a failing write rolls back only its
-own savepoint.
+own savepoint. When the group's transaction fails as a whole (its commit, or
+a trigger's RAISE(ROLLBACK) that takes every savepoint with it), nothing in
+it is durable, and each job is run again alone, so only the culprit fails.
+
+Lock waits are cut into slices: the busy timeout (SQLite's, PostgreSQL's
+lock_timeout) is set to a fraction of a second and the worker retries a
+refused transaction until the configured timeout has passed, checking
+between slices whether the daemon is stopping. SQLite's busy handler sleeps
+inside the C call, where neither a signal nor `Connection.interrupt()`
+reaches it. A group in which one job met the lock is rolled back and run
+again whole, so no job in it is ordered before another it followed.
 
 Outcomes travel back a batch at a time through `deliver`: the server sets it
 to hop once to the event loop and settle every job there, in queue order,
@@ -22,6 +32,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from typing import Any, Final, Generic, TypeVar
@@ -34,6 +45,8 @@ T = TypeVar("T")
 
 # Bounds the latency a write can add to the group it joins.
 MAX_GROUP: Final = 256
+# The longest one lock wait lasts before the worker looks whether to go on.
+BUSY_SLICE: Final = 0.1
 
 
 _PENDING: Final = 0
@@ -93,10 +106,15 @@ class Job(Generic[T]):
             return True
 
     def set_outcome(self, value: T | None, error: BaseException | None) -> None:
+        """Settle once; a CancelledError settles it as cancelled (abandoned at
+        a stop: it ran to no effect)."""
         with _STATE:
             if self._state >= _CANCELLED:  # cancelled before it ran, or settled
                 return
-            self._value, self._error, self._state = value, error, _FINISHED
+            if isinstance(error, CancelledError):
+                self._state = _CANCELLED
+            else:
+                self._value, self._error, self._state = value, error, _FINISHED
         self._finish()
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
@@ -190,6 +208,12 @@ def settle(outcomes: list[Outcome]) -> None:
 class StorageWorker:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        # How long a transaction may wait for the lock in all; each wait the
+        # database does by itself is one slice of it (see the module's doc).
+        self.busy_timeout = storage.busy_timeout
+        storage.busy_timeout = min(BUSY_SLICE, storage.busy_timeout)
+        # Set by `abandon`: jobs not yet run end cancelled, a lock wait ends.
+        self._abandoned = threading.Event()
         self._queue: queue.SimpleQueue[Job[Any] | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="storage", daemon=True)
         # Called on this thread when the database must not be served at all.
@@ -212,7 +236,13 @@ class StorageWorker:
 
     def submit(self, call: Callable[[Storage], T], *, write: bool) -> Pending[T]:
         """Queue a storage call, or run a read at once when nothing is ahead of it."""
-        if self._inline_reads and not write and self._in_flight == 0:
+        if (
+            self._inline_reads
+            and not write
+            and self._in_flight == 0
+            # Opening (or re-opening) may wait for a lock: never on the loop.
+            and self.storage.is_open
+        ):
             return self._run_inline(call)
         return self._enqueue(Job(call, write=write))
 
@@ -246,10 +276,18 @@ class StorageWorker:
         except Exception as exc:
             return Done(error=exc)
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Finish every queued job, close storage, end the thread."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Finish every queued job, close storage, end the thread; False if
+        it has not ended within `timeout`."""
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def abandon(self) -> None:
+        """For a stop in a hurry (a signal): every job not yet begun ends
+        cancelled, and a transaction still waiting for the lock gives up and
+        its jobs end cancelled. One already holding the lock finishes."""
+        self._abandoned.set()
 
     def _run(self) -> None:
         try:
@@ -273,10 +311,12 @@ class StorageWorker:
                 assert isinstance(item, Job)
                 # A job cancelled before it started is skipped; once running it
                 # can no longer be cancelled.
-                if item.start():
-                    batch.append(item)
-                else:
+                if not item.start():
                     self._settle(item, None, None)
+                elif self._abandoned.is_set():
+                    self._settle(item, None, CancelledError())
+                else:
+                    batch.append(item)
                 if len(batch) >= MAX_GROUP:
                     break
                 try:
@@ -310,31 +350,94 @@ class StorageWorker:
         # one costs more than the lookup itself.
         if len(batch) < 2:
             for job in batch:
-                self._settle(job, *_attempt(job.call, self.storage))
+                self._settle(job, *self._attempt(job.call))
             return
         writes = any(job.write for job in batch)
         outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            with self.storage.group(write=writes):
-                outcomes = [_attempt(job.call, self.storage) for job in batch]
-        except Exception as exc:
-            if not outcomes:
-                # It could not begin. Writes refused the lock get the error at
-                # once, not each after a busy timeout of its own; reads need no
-                # lock, and any other failure each job meets afresh.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                with self.storage.group(write=writes):
+                    outcomes = [_attempt(job.call, self.storage) for job in batch]
+                    if any(isinstance(error, StorageBusy) for _, error in outcomes):
+                        if self._abandoned.is_set():
+                            raise _Abandoned
+                        if self._wait_more(deadline):
+                            raise _TryAgain
+            except _TryAgain:
+                outcomes = []
+                continue
+            except _Abandoned:
                 for job in batch:
-                    if job.write and isinstance(exc, StorageBusy):
-                        self._settle(job, None, exc)
-                    else:
-                        self._settle(job, *_attempt(job.call, self.storage))
+                    self._settle(job, None, CancelledError())
                 return
-            if writes:
-                # The group's commit failed: nothing in it is durable, so no
-                # job in it may be acknowledged. Reads ended by a failing
-                # COMMIT still read a consistent snapshot: their answers stand.
-                outcomes = [(None, exc)] * len(batch)
+            except StorageBusy as exc:
+                if outcomes or not self._wait_more(deadline):
+                    self._group_failed(batch, outcomes, exc)
+                    return
+                continue
+            except Exception as exc:
+                self._group_failed(batch, outcomes, exc)
+                return
+            break
         for job, (result, error) in zip(batch, outcomes, strict=True):
             self._settle(job, result, error)
+
+    def _group_failed(
+        self,
+        batch: list[Job[Any]],
+        outcomes: list[tuple[Any, BaseException | None]],
+        exc: BaseException,
+    ) -> None:
+        if self._abandoned.is_set() and isinstance(exc, StorageBusy):
+            for job in batch:
+                self._settle(job, None, CancelledError())
+            return
+        if not outcomes:
+            # It could not begin. Writes refused the lock get the error at
+            # once, not each after a busy timeout of its own; reads need no
+            # lock, and any other failure each job meets afresh.
+            for job in batch:
+                if job.write and isinstance(exc, StorageBusy):
+                    self._settle(job, None, exc)
+                else:
+                    self._settle(job, *self._attempt(job.call))
+            return
+        if not any(job.write for job in batch):
+            # A run of reads whose ending failed still read one consistent
+            # snapshot: their answers stand.
+            for job, (result, error) in zip(batch, outcomes, strict=True):
+                self._settle(job, result, error)
+            return
+        # The transaction failed as a whole: nothing in it is durable. Each
+        # job runs again alone, so only the one at fault fails.
+        log.info("group of %d failed (%s): each runs alone", len(batch), exc)
+        for job in batch:
+            self._settle(job, *self._attempt(job.call))
+
+    def _attempt(self, call: Callable[[Storage], Any]) -> tuple[Any, BaseException | None]:
+        """One call in a transaction of its own, waiting for the lock slice
+        by slice up to the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            result, error = _attempt(call, self.storage)
+            if not isinstance(error, StorageBusy) or not self._wait_more(deadline):
+                if isinstance(error, StorageBusy) and self._abandoned.is_set():
+                    return None, CancelledError()
+                return result, error
+
+    def _wait_more(self, deadline: float) -> bool:
+        """Whether a transaction refused the lock tries again."""
+        return not self._abandoned.is_set() and time.monotonic() < deadline
+
+
+class _TryAgain(Exception):
+    """Rolls back a group in which a job was refused a lock (on PostgreSQL,
+    row and table locks are met mid-transaction), to run it again whole."""
+
+
+class _Abandoned(Exception):
+    """Rolls back such a group for good: the daemon is stopping."""
 
 
 def _attempt(call: Callable[[Storage], Any], storage: Storage) -> tuple[Any, BaseException | None]:
@@ -345,7 +448,10 @@ def _attempt(call: Callable[[Storage], Any], storage: Storage) -> tuple[Any, Bas
 
 
 def _copy_outcome(job: Job[T], future: Future[T]) -> None:
-    if (error := job.exception()) is not None:
+    if job.cancelled():
+        # Abandoned at a stop; the future is running, so it cannot be cancelled.
+        future.set_exception(CancelledError())
+    elif (error := job.exception()) is not None:
         future.set_exception(error)
     else:
         future.set_result(job.result())

@@ -1,7 +1,7 @@
-"""The shell commands, run as a user runs them: `python -m idumb_daemon call|settings ...`.
+"""The request commands, run as a user runs them: `python -m idumb_daemon call|settings ...`.
 
-Each command starts a daemon of its own; independent sequences run side by side
-(each on its own database) to keep the suite fast.
+Each command starts a daemon of its own; one test per feature, each on its own
+database.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,19 +100,38 @@ def import_export_commands(db: Target) -> None:
     assert "No such file" in failed(cli(db, "settings", "import", str(db.folder / "nope")))
 
 
-SEQUENCES: list[Callable[[Target], None]] = [
-    call_commands, settings_commands, import_export_commands
-]
+def test_call_sends_one_request_and_prints_its_result(tmp_path: Path) -> None:
+    call_commands(on_file(tmp_path / "db"))
 
 
-def test_cli(tmp_path: Path) -> None:
-    with ThreadPoolExecutor(len(SEQUENCES)) as pool:
-        runs = [pool.submit(seq, on_file(tmp_path / str(i))) for i, seq in enumerate(SEQUENCES)]
-        for run in runs:
-            run.result()
+def test_settings_get_set_list_delete(tmp_path: Path) -> None:
+    settings_commands(on_file(tmp_path / "db"))
 
 
-def test_cli_on_postgresql(tmp_path: Path, pg_url: str) -> None:
-    # One database for all: the sequences use keys of their own, one at a time.
-    for seq in (settings_commands, import_export_commands):
-        seq(Target(tmp_path, ("--database-url", pg_url)))
+def test_settings_import_and_export(tmp_path: Path) -> None:
+    import_export_commands(on_file(tmp_path / "db"))
+
+
+def test_settings_commands_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    settings_commands(Target(tmp_path, ("--database-url", pg_url)))
+
+
+def test_settings_import_and_export_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    import_export_commands(Target(tmp_path, ("--database-url", pg_url)))
+
+
+def test_one_command_line_names_every_subcommand(tmp_path: Path) -> None:
+    helped = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon", "--help"], capture_output=True, text=True,
+        env=daemon_env(), timeout=WAIT, cwd=tmp_path,
+    )
+    assert helped.returncode == 0, helped.stderr
+    for name in ("serve", "call", "settings", "migrate", "schema", "contracts"):
+        assert name in helped.stdout
+    # The migrations' own entry point is the same declarations, by themselves.
+    alone = subprocess.run(
+        [sys.executable, "-m", "idumb_daemon.migrations", "migrate", "--dry-run",
+         "--db", str(tmp_path / "x.db")],
+        capture_output=True, text=True, env=daemon_env(), timeout=WAIT, cwd=tmp_path,
+    )
+    assert alone.returncode == 0, alone.stderr

@@ -4,6 +4,7 @@ acknowledgement, and a failing write failing only itself."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from pathlib import Path
@@ -132,3 +133,61 @@ def test_a_job_failure_reaches_a_waiter_on_another_thread(
     assert isinstance(job.exception(WAIT), ValueError)
     with pytest.raises(ValueError, match="broken"):
         job.result(WAIT)
+
+
+def test_abandon_ends_a_lock_wait_and_cancels_what_is_queued(db_path: Path) -> None:
+    worker = StorageWorker(Storage(resolve_url(db=str(db_path)), busy_timeout=60))
+    worker.start()
+    assert worker.submit(lambda s: s.set("seed", "0"), write=True).result(WAIT).value == "0"
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # Taken together, they wait for the lock as one group.
+        waiting = worker.submit(lambda s: s.set("waiting", "1"), write=True)
+        queued = [worker.submit(lambda s, i=i: s.set(f"q{i}", "1"), write=True) for i in range(3)]
+        worker.abandon()
+        # Cancelled, well before the 60 s busy timeout would have passed.
+        for job in [waiting, *queued]:
+            with pytest.raises(CancelledError):
+                job.result(WAIT)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert worker.stop(WAIT)
+    assert committed(db_path) == {"seed": "0"}
+
+
+def test_a_group_lost_to_a_trigger_s_rollback_runs_again_alone(
+    worker: StorageWorker, db_path: Path
+) -> None:
+    worker.submit(lambda s: s.set("seed", "0"), write=True)
+    worker.start()
+    worker.submit(lambda s: s.get("seed"), write=False).result(WAIT)
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON settings WHEN NEW.key = 'bad' "
+        "BEGIN SELECT RAISE(ROLLBACK, 'refused'); END"
+    )
+    conn.close()
+    # Held up behind a job that waits, the writes are taken as one group.
+    release = threading.Event()
+    worker.submit(lambda _s: release.wait(WAIT), write=False)
+    keys = ["a", "bad", "b", "c"]
+    jobs = [worker.submit(lambda s, k=k: s.set(k, k), write=True) for k in keys]
+    release.set()
+    outcomes = {k: job.exception(WAIT) for k, job in zip(keys, jobs, strict=True)}
+    assert [k for k, error in outcomes.items() if error is not None] == ["bad"]
+    assert committed(db_path) == {"seed": "0", "a": "a", "b": "b", "c": "c"}
+
+
+def test_a_read_waits_on_the_storage_thread_while_storage_is_not_open(db_path: Path) -> None:
+    storage = Storage(resolve_url(db=str(db_path)))
+    worker = StorageWorker(storage)
+    worker.read_inline_here()
+    # Not open yet: an inline read would open it here, on the submitting thread.
+    job = worker.submit(lambda s: s.get("k"), write=False)
+    assert isinstance(job, Job)
+    worker.start()
+    assert job.result(WAIT) is None
+    assert storage.is_open
+    worker.stop(WAIT)

@@ -20,6 +20,10 @@ from typing import Final
 import attrs
 
 MAX_BODY: Final = 16 * 1024 * 1024
+# More significant digits than any length worth skipping a body for: a header
+# claiming exabytes is not a message but noise, answered and passed over. The
+# bound also keeps int() clear of Python's limit on digits it will convert.
+_MAX_DIGITS: Final = 18
 # A header block longer than this is not LSP: give up on it instead of buffering.
 MAX_HEADER: Final = 64 * 1024
 _CHUNK: Final = 1 << 16
@@ -91,9 +95,10 @@ class FrameParser:
             end, sep = lf_end, 2
         if end == -1:
             if len(buf) > MAX_HEADER + 4:
-                # Answered now, skipped up to its end as it arrives: only the
-                # last bytes are kept, in case the end is split across reads.
-                del buf[:-3]
+                # Answered now, skipped up to its end as it arrives. Only the
+                # bytes searched go: the end of the block, and messages after
+                # it, may already be in the buffer.
+                del buf[: MAX_HEADER + 1]
                 self._in_long_header = True
                 return FrameError("header block too long")
             return None
@@ -139,14 +144,22 @@ class FrameParser:
 
 
 def _content_length(header: bytes) -> int | None:
+    """The one Content-Length of a header block; None when missing, not a
+    decimal number, absurdly long, or given twice with different values."""
     length: int | None = None
     for line in header.splitlines():
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() == b"content-length":
-            text = value.strip()
-            if not text.isdigit():
+            digits = value.strip()
+            if not digits.isdigit():
                 return None
-            length = int(text)
+            digits = digits.lstrip(b"0") or b"0"
+            if len(digits) > _MAX_DIGITS:
+                return None
+            this = int(digits)
+            if length is not None and this != length:
+                return None
+            length = this
     return length
 
 

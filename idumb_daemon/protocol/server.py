@@ -3,20 +3,28 @@
 `create_server()` builds it (nothing is created at import time); `serve()`
 runs it until end of input, `exit`, SIGTERM or SIGINT, then answers what it
 has already read, closes the database and returns the exit status.
+
+Two ways to stop. At the end of input or on `exit`, every request already
+read is executed and answered, however long that takes. On a signal, or once
+the client's process is gone, the stop is bounded (2 s): requests not begun,
+and a transaction still waiting for the lock, are answered -32800.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import select
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from pygls.server import JsonRPCServer
 
@@ -32,9 +40,13 @@ from idumb_daemon.worker import Outcome, Pending, StorageWorker
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# How long a stop waits for requests already read before it gives up on them:
-# the protocol promises an exit within 2 seconds.
-STOP_GRACE = 1.5
+# How long a hurried stop (a signal, the client gone) takes at most before
+# the process ends: the protocol promises an exit within 2 seconds.
+HURRY_BOUND = 1.8
+# The part of it kept for closing storage once the answers are out.
+CLOSE_SHARE = 0.3
+# How often a client process is looked for where it cannot be waited on.
+PROCESS_POLL = 0.5
 
 
 class IdumbServer(JsonRPCServer):
@@ -50,6 +62,8 @@ class IdumbServer(JsonRPCServer):
         self.exit_code: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._hurry: asyncio.Event | None = None
+        self._watched: set[int] = set()
 
     def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Pending[T]:
         """One storage operation, in arrival order: queued on the storage
@@ -90,11 +104,28 @@ class IdumbServer(JsonRPCServer):
                 log.warning("watching while storage is unavailable: %s", exc)
         return True
 
-    def request_stop(self, code: int) -> None:
+    def request_stop(self, code: int, *, hurry: bool = False) -> None:
+        """Stop serving: after every request read has been answered, or, in
+        a hurry, within HURRY_BOUND seconds."""
         if self.exit_code is None:
             self.exit_code = code
         if self._stopping is not None:
             self._stopping.set()
+        if hurry and self._hurry is not None:
+            self._hurry.set()
+
+    def shutdown(self) -> Coroutine[Any, Any, None]:
+        """LSP's shutdown: refuse new requests from now on; the coroutine
+        returned ends once every request received before has been answered."""
+        protocol = self.protocol
+        protocol.is_shutdown = True
+        # Queued after every earlier storage job; their answers go out as
+        # they are settled, before this barrier is.
+        barrier = self.worker.submit_alone(lambda _s: None)
+        # Requests still running as coroutines (daemon/watch, daemon/status).
+        running: list[Any] = list(protocol._request_futures.values())
+        earlier = [f for f in running if isinstance(f, asyncio.Future)]
+        return _after(barrier, earlier)
 
     def _fatal(self, exc: BaseException) -> None:
         # STORAGE.md: an edited applied migration stops the daemon with status 3.
@@ -102,31 +133,60 @@ class IdumbServer(JsonRPCServer):
         self.request_stop(3)
 
     def watch_process(self, pid: int) -> None:
-        """Exit once the client's process is gone, so a crashed IDE leaves no orphan."""
+        """Exit once the client's process is gone, so a crashed IDE leaves no
+        orphan. A pidfd where the system has one, else a look every
+        PROCESS_POLL seconds (macOS, old kernels, seccomp sandboxes)."""
+        if pid <= 0:
+            # Not a process: os.kill would address a process group instead.
+            log.warning("not watching process id %d", pid)
+            return
+        if pid in self._watched:
+            return
+        self._watched.add(pid)
         assert self._loop is not None
         loop = self._loop
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            log.warning("client process %d is already gone: exiting", pid)
-            self.request_stop(0)
-            return
-        except OSError:
-            log.warning("cannot watch process %d", pid)
-            return
 
         def gone() -> None:
+            log.warning("client process %d is gone: exiting", pid)
+            self.request_stop(0, hurry=True)
+
+        pidfd_open = getattr(os, "pidfd_open", None)
+        try:
+            if pidfd_open is None:
+                raise OSError(errno.ENOSYS, "no pidfd_open")
+            fd = pidfd_open(pid)
+        except ProcessLookupError:
+            gone()
+            return
+        except OSError as exc:
+            log.info("polling client process %d (%s)", pid, exc)
+            self._poll_process(pid, gone)
+            return
+
+        def exited() -> None:
             loop.remove_reader(fd)
             os.close(fd)
-            log.warning("client process %d exited: exiting", pid)
-            self.request_stop(0)
+            gone()
 
-        loop.add_reader(fd, gone)
+        loop.add_reader(fd, exited)
 
-    async def run(self, stdin_fd: int, stdout_fd: int) -> int:
+    def _poll_process(self, pid: int, gone: Callable[[], None]) -> None:
+        assert self._loop is not None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            gone()
+            return
+        except PermissionError:
+            pass  # alive, another user's
+        self._loop.call_later(PROCESS_POLL, self._poll_process, pid, gone)
+
+    async def run(self, stdin_fd: int, stdout_fd: int, client_pid: int | None = None) -> int:
         loop = self._loop = asyncio.get_running_loop()
         stopping = self._stopping = asyncio.Event()
-        output = Output(stdout_fd, loop, on_broken=lambda: self.request_stop(0))
+        self._hurry = asyncio.Event()
+        # Nobody reads the answers any more: waiting for them helps no one.
+        output = Output(stdout_fd, loop, on_broken=lambda: self.request_stop(0, hurry=True))
         protocol = self.protocol
         protocol.send_bytes = output.write
         protocol.on_exit = self.request_stop
@@ -169,26 +229,48 @@ class IdumbServer(JsonRPCServer):
                 daemon=True,  # blocked in read(); the process may end without it
             ).start()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.request_stop, 0)
+            loop.add_signal_handler(signum, partial(self.request_stop, 0, hurry=True))
+        if client_pid is not None:
+            self.watch_process(client_pid)
         await stopping.wait()
         if stop_reading is not None:
             stop_reading()
         await self.set_watching(False)
-        await self._drain(protocol)
+        deadline = await self._drain(protocol)
         output.flush()
-        await asyncio.to_thread(self.worker.stop, STOP_GRACE + 3)
+        stopped = await asyncio.to_thread(
+            self.worker.stop, None if deadline is None else max(0.0, deadline - loop.time())
+        )
+        if not stopped:
+            log.warning("storage still busy at exit")
         return self.exit_code or 0
 
-    async def _drain(self, protocol: IdumbProtocol) -> None:
-        """Let the requests already read finish and be answered."""
-        if protocol.outstanding == 0:
-            return
+    async def _drain(self, protocol: IdumbProtocol) -> float | None:
+        """Let the requests already read finish and be answered; in a hurry,
+        end the ones not begun. Returns the hurried stop's deadline, if any."""
+        assert self._hurry is not None
         idle = asyncio.Event()
         protocol.on_idle = idle.set
+        if protocol.outstanding == 0:
+            idle.set()
+        waits = {asyncio.ensure_future(idle.wait()), asyncio.ensure_future(self._hurry.wait())}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not self._hurry.is_set():
+            for task in waits:
+                task.cancel()
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HURRY_BOUND
+        self.worker.abandon()
+        for pending in list(protocol._request_futures.values()):
+            pending.cancel()  # refused by a job already begun: it is answered as it ends
         try:
-            await asyncio.wait_for(idle.wait(), STOP_GRACE)
+            await asyncio.wait_for(idle.wait(), HURRY_BOUND - CLOSE_SHARE)
         except TimeoutError:
             log.warning("%d requests still running at exit", protocol.outstanding)
+        for task in waits:
+            task.cancel()
+        return deadline
 
 
 class Output:
@@ -240,12 +322,29 @@ class Output:
         while data and not self._broken:
             try:
                 written = os.write(self._fd, data)
-            except BrokenPipeError:
+            except BlockingIOError:
+                # fd 1 is non-blocking: it shares its open file description
+                # with stdin (one socket for both), whose reader set that.
+                # Wait as a blocking write would: answers keep their order.
+                self._wait_writable()
+                continue
+            except OSError as exc:
                 self._broken = True
-                log.warning("the client closed its end of the pipe")
+                log.warning("the client's end of the output is gone: %s", exc)
                 self._on_broken()
                 return
             data = data[written:]
+
+    def _wait_writable(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLOUT)
+        poller.poll()
+
+
+async def _after(barrier: Future[None], earlier: list[asyncio.Future[Any]]) -> None:
+    await asyncio.wrap_future(barrier)
+    if earlier:
+        await asyncio.wait(earlier)
 
 
 def create_server(storage: Storage) -> IdumbServer:
@@ -255,10 +354,11 @@ def create_server(storage: Storage) -> IdumbServer:
     return server
 
 
-def serve(storage: Storage, stdin_fd: int, stdout_fd: int) -> int:
-    """Serve the protocol on the given descriptors; return the exit status."""
+def serve(storage: Storage, stdin_fd: int, stdout_fd: int, client_pid: int | None = None) -> int:
+    """Serve the protocol on the given descriptors; return the exit status.
+    `client_pid`, if given, is watched as `initialize`'s processId is."""
     server = create_server(storage)
-    code: int = asyncio.run(server.run(stdin_fd, stdout_fd))
+    code: int = asyncio.run(server.run(stdin_fd, stdout_fd, client_pid))
     return code
 
 

@@ -128,6 +128,11 @@ class Storage:
             raise StorageUnavailable("storage is not open")
         return self._database
 
+    @property
+    def is_open(self) -> bool:
+        """Whether a database is open: a call then needs no (re)open first."""
+        return self._database is not None
+
     def read_alone_on_this_thread(self) -> None:
         """From now on, run reads on the calling thread as lone statements
         outside any explicit transaction (SQLite only: each is then its own

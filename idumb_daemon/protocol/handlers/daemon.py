@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from idumb_daemon import __version__, contracts
 from idumb_daemon.contracts import (
@@ -37,8 +38,8 @@ def register(server: IdumbServer) -> None:
         )
 
     @server.feature("shutdown")
-    def shutdown(ls: IdumbServer, _p: None) -> None:
-        ls.protocol.is_shutdown = True
+    def shutdown(ls: IdumbServer, _p: None) -> Coroutine[Any, Any, None]:
+        return ls.shutdown()
 
     @server.feature("daemon/status")
     async def status(ls: IdumbServer, _p: DaemonStatusParams) -> DaemonStatus:

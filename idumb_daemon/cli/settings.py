@@ -1,4 +1,5 @@
-"""Shell subcommands: `call METHOD [PARAMS_JSON]` and `settings get|set|delete|list|export|import`.
+"""`idumb-daemon call METHOD [PARAMS_JSON]` and `idumb-daemon settings
+get|set|delete|list|export|import`: requests made through a daemon of their own.
 
 Each starts a daemon on the chosen database, makes its calls through the
 Python client, prints results as JSON on stdout and errors on stderr (exit 1).
@@ -9,20 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from idumb_daemon import contracts
-from idumb_daemon.client import ConnectionClosed, DaemonClient, DaemonError
+from idumb_daemon.cli.common import database_options
 
-AddOptions = Callable[[argparse.ArgumentParser], None]
+if TYPE_CHECKING:
+    from idumb_daemon.client import DaemonClient
 
 
-def add_parsers(sub: Any, database_options: AddOptions) -> None:
+def add_parsers(sub: Any) -> None:
     call = sub.add_parser("call", help="send one request, print its result as JSON")
     call.add_argument("method")
     call.add_argument("params", nargs="?", help="params as a JSON object")
     database_options(call)
+    call.set_defaults(run=run)
 
     settings = sub.add_parser("settings", help="common settings operations")
     actions = settings.add_subparsers(dest="action", required=True)
@@ -35,13 +36,14 @@ def add_parsers(sub: Any, database_options: AddOptions) -> None:
     delete.add_argument("key")
     list_ = actions.add_parser("list", help="print settings as JSON")
     list_.add_argument("--prefix")
-    actions.add_parser("export", help="write the export document to stdout")
+    export = actions.add_parser("export", help="write the export document to stdout")
     import_ = actions.add_parser("import", help="import an export document")
     import_.add_argument("file", nargs="?", default="-", help="a file, or - for stdin")
     import_.add_argument("--replace", action="store_true", help="delete keys absent from it")
     import_.add_argument("--dry-run", action="store_true", help="only report what would change")
-    for action in (get, set_, delete, list_, actions.choices["export"], import_):
+    for action in (get, set_, delete, list_, export, import_):
         database_options(action)
+        action.set_defaults(run=run)
 
 
 def _daemon_args(args: argparse.Namespace) -> list[str]:
@@ -58,6 +60,8 @@ def _print(value: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from idumb_daemon.client import ConnectionClosed, DaemonClient, DaemonError
+
     try:
         # Bad input fails before a daemon is started for nothing.
         params = _read_params(args)
@@ -95,6 +99,8 @@ def _read_params(args: argparse.Namespace) -> Any:
 
 
 def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> int:
+    from idumb_daemon import contracts
+
     if args.action == "get":
         entry = daemon.get(args.key)
         if entry is None:

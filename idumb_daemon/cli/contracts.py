@@ -1,0 +1,25 @@
+"""`idumb-daemon contracts`: the generated contract files (see codegen.command)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parsers(sub: Any) -> None:
+    contracts = sub.add_parser(
+        "contracts", help="JSON Schema or TypeScript declarations of the wire types"
+    )
+    contracts.add_argument("--format", choices=["jsonschema", "typescript"])
+    contracts.add_argument("--output", type=Path, help="write here instead of stdout")
+    contracts.add_argument(
+        "--check", action="store_true", help="fail when the files in contracts/ are out of date"
+    )
+    contracts.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from idumb_daemon.codegen import command
+
+    return command.run(args)
