@@ -30,6 +30,7 @@ TIERS: dict[str, str] = {
     "test_client": "e2e",
     "test_postgres": "e2e",
     "test_postgres_driver_missing": "e2e",
+    "test_hardening_transport": "e2e",
     "test_protocol_errors": "e2e",
     "test_protocol_jsonrpc": "e2e",
     "test_protocol_lifecycle": "e2e",
@@ -41,6 +42,7 @@ TIERS: dict[str, str] = {
     "test_watch_postgres_overlap": "e2e",
     # Crashes, faults, fuzzing, concurrent writers, memory over time.
     "test_memory": "reliability",
+    "test_fuzz_transport": "reliability",
     "test_reliability_crashes": "reliability",
     "test_reliability_faults": "reliability",
     "test_reliability_fuzz": "reliability",

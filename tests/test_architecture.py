@@ -2,10 +2,11 @@
 import of the package is checked against the direction, whether at the top of
 a module, inside a function or under TYPE_CHECKING.
 
-Upper to lower: cli, shell, client -> protocol -> watcher, worker -> storage;
+Upper to lower: cli, client -> protocol -> watcher, worker -> storage;
 migrations -> storage; codegen -> contracts; contracts imports nothing of the
-daemon; nothing imports bench but bench and cli. The package root
-(`idumb_daemon`, which only holds `__version__`) may be imported by any.
+daemon. The package root (`idumb_daemon`, which only holds `__version__`)
+may be imported by any, and a `__main__` module (a `python -m` entry point)
+may import the command line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 EVERYTHING = frozenset(
     {
-        "bench", "cli", "client", "codegen", "contracts", "migrations", "protocol", "shell",
+        "cli", "client", "codegen", "contracts", "migrations", "protocol",
         "storage", "watcher", "worker", "__main__",
     }
 )
@@ -37,11 +38,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "protocol": frozenset({"watcher", "worker", "storage", "migrations", "contracts"}),
     "codegen": frozenset({"contracts"}),
     "client": frozenset({"protocol", "contracts"}),
-    "shell": EVERYTHING - {"bench", "cli", "__main__", "shell"},
     "cli": EVERYTHING - {"__main__", "cli"},
-    # The benchmark drives the daemon from outside and measures yardsticks
-    # built from its parts: it may use any of them, and none may use it.
-    "bench": EVERYTHING - {"cli", "shell", "__main__", "bench"},
     "__main__": frozenset({"cli"}),
 }
 
@@ -103,6 +100,8 @@ def violations() -> list[str]:
             target = component(module)
             if target is None or target == own:
                 continue
+            if path.stem == "__main__" and target == "cli":
+                continue
             if target not in MAY_IMPORT.get(own, frozenset()):
                 found.append(f"{path.relative_to(ROOT.parent)}:{line}: {own} imports {module}")
     return found
@@ -122,12 +121,10 @@ SQL_CALLS = frozenset({"execute", "executemany", "executescript", "query", "exec
 
 
 def test_every_statement_runs_through_the_one_sql_runner() -> None:
-    # The benchmark's yardsticks are servers of their own, built without the
-    # daemon's storage on purpose.
     stray = [
         f"{path.relative_to(ROOT.parent)}:{node.lineno}: .{node.func.attr}()"
         for path in sources()
-        if path != SQL_RUNNER and component(module_name(path)) != "bench"
+        if path != SQL_RUNNER
         for node in ast.walk(ast.parse(path.read_text(), str(path)))
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -145,8 +142,10 @@ def test_every_statement_runs_through_the_one_sql_runner() -> None:
         ("idumb_daemon/contracts.py", "from idumb_daemon.storage import errors", False),
         ("idumb_daemon/worker.py", "import idumb_daemon.watcher", False),
         ("idumb_daemon/migrations/runner.py", "from idumb_daemon.storage.sql import run", True),
-        ("idumb_daemon/protocol/server.py", "from idumb_daemon.bench import rpc", False),
-        ("idumb_daemon/cli.py", "from idumb_daemon.bench import rpc", True),
+        ("idumb_daemon/protocol/server.py", "from idumb_daemon.cli import main", False),
+        ("idumb_daemon/cli/serve.py", "from idumb_daemon.protocol import server", True),
+        ("idumb_daemon/migrations/__main__.py", "from idumb_daemon.cli.schema import main", True),
+        ("idumb_daemon/migrations/runner.py", "from idumb_daemon.cli.schema import main", False),
         ("idumb_daemon/codegen/walk.py", "from idumb_daemon import __version__", True),
     ],
 )
