@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     contracts.add_argument("--format", choices=["jsonschema", "typescript"])
     contracts.add_argument("--output", type=Path, help="write here instead of stdout")
     contracts.add_argument(
-        "--check", action="store_true", help="fail when the files in contracts/ are out of date"
+        "dir", nargs="?", type=Path, help="with --check: the contracts folder (default ./contracts)"
+    )
+    contracts.add_argument(
+        "--check", action="store_true", help="fail when the files in DIR are out of date"
     )
 
     from idumb_daemon import shell
@@ -107,10 +110,10 @@ def serve(args: argparse.Namespace) -> int:
     sys.stdout = sys.stderr
     configure_logging(args.log_level, args.log_file)
 
+    from idumb_daemon.protocol.server import open_storage
     from idumb_daemon.protocol.server import serve as serve_stdio
-    from idumb_daemon.storage import Storage
 
-    storage = Storage(storage_url(args), busy_timeout=args.busy_timeout)
+    storage = open_storage(storage_url(args), busy_timeout=args.busy_timeout)
     return serve_stdio(storage, sys.stdin.fileno(), protocol_out)
 
 

@@ -27,7 +27,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Final, Generic, TypeVar
 
 from idumb_daemon.storage import Storage
-from idumb_daemon.storage.errors import MigrationChecksumMismatch, StorageBusy
+from idumb_daemon.storage.errors import FatalStorageError, StorageBusy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -254,7 +254,7 @@ class StorageWorker:
     def _run(self) -> None:
         try:
             self.storage.open()
-        except MigrationChecksumMismatch as exc:
+        except FatalStorageError as exc:
             self.on_fatal(exc)
         except Exception as exc:
             # Storage.open() keeps storage failures itself; anything reaching

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import settings
 from idumb_daemon.storage.database import Database
 from idumb_daemon.storage.errors import StorageFull
 from idumb_daemon.worker import StorageWorker
@@ -184,11 +185,13 @@ def test_a_write_failing_mid_group_leaves_no_write_of_that_group_acknowledged(
         dbapi_conn.execute("PRAGMA max_page_count=80")
 
     event.listen(Engine, "connect", cap)
-    worker = StorageWorker(Storage("sqlite:///" + str(tmp_path / "capped.db")))
+    worker = StorageWorker(open_storage("sqlite:///" + str(tmp_path / "capped.db")))
     worker.start()
     try:
         for n in range(200):
-            filled = worker.submit(lambda s, n=n: s.set(f"fill.{n}", "f" * 20_000), write=True)
+            filled = worker.submit(
+                lambda s, n=n: s.write(settings.set_, f"fill.{n}", "f" * 20_000), write=True
+            )
             if isinstance(filled.exception(WAIT), StorageFull):
                 break
         else:
@@ -196,15 +199,21 @@ def test_a_write_failing_mid_group_leaves_no_write_of_that_group_acknowledged(
         gate = threading.Event()
         worker.submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
         group = {
-            "before": worker.submit(lambda s: s.set("before", "small"), write=True),
-            "big": worker.submit(lambda s: s.set("big", "b" * 400_000), write=True),
-            "after": worker.submit(lambda s: s.set("after", "small"), write=True),
+            "before": worker.submit(
+                lambda s: s.write(settings.set_, "before", "small"), write=True
+            ),
+            "big": worker.submit(
+                lambda s: s.write(settings.set_, "big", "b" * 400_000), write=True
+            ),
+            "after": worker.submit(lambda s: s.write(settings.set_, "after", "small"), write=True),
         }
         gate.set()
         errors = {key: future.exception(WAIT) for key, future in group.items()}
         assert isinstance(errors["big"], StorageFull), errors
         for key, error in errors.items():
-            stored = worker.submit(lambda s, key=key: s.get(key), write=False).result(WAIT)
+            stored = worker.submit(
+                lambda s, key=key: s.read(settings.get, key), write=False
+            ).result(WAIT)
             assert error is not None or stored is not None, f"{key} acknowledged, then lost"
     finally:
         worker.stop(WAIT)

@@ -74,7 +74,11 @@ class SchemaTooNew(StorageError):
         }
 
 
-class MigrationChecksumMismatch(Exception):
+class FatalStorageError(Exception):
+    """The daemon must not start."""
+
+
+class MigrationChecksumMismatch(FatalStorageError):
     """An applied migration's file has changed since: refuse to start (exit 3)."""
 
     def __init__(self, version: int, name: str) -> None:

@@ -1,0 +1,48 @@
+"""LSP's lifecycle as the daemon speaks it: the part of `initialize` it reads
+and what it answers. The method names are lsprotocol's (see methods.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import attrs
+
+from idumb_daemon.contracts.checks import within
+
+
+@attrs.frozen
+class InitializeParams:
+    """LSP's InitializeParams, of which the daemon reads one field; the rest is ignored."""
+
+    # LSP's `integer` is 32-bit; a pid outside it names no process.
+    process_id: Annotated[int, within(0, 2**31 - 1)] | None = None
+    """The client's pid: the daemon exits once that process is gone."""
+
+
+@attrs.frozen
+class IdumbCapabilities:
+    protocol_version: int
+    methods: list[str]
+    notifications: list[str]
+
+
+@attrs.frozen
+class ExperimentalCapabilities:
+    idumb: IdumbCapabilities
+
+
+@attrs.frozen
+class ServerCapabilities:
+    experimental: ExperimentalCapabilities
+
+
+@attrs.frozen
+class ServerInfo:
+    name: str
+    version: str
+
+
+@attrs.frozen
+class InitializeResult:
+    capabilities: ServerCapabilities
+    server_info: ServerInfo
