@@ -162,17 +162,16 @@ class IdumbProtocol(JsonRPCProtocol):
             self._reply(reply_id, error=_invalid("the daemon is shut down"), batch=batch)
             return
         try:
-            handler, params = self._structure(method, message)
+            params = self._structure(method, message)
         except errors.RpcError as exc:
             self._reply(reply_id, error=exc, batch=batch)
             return
-        self.start_request(reply_id, handler, params, batch)
+        self.start_request(reply_id, method, params, batch)
 
-    def _structure(self, method: str, message: dict[str, Any]) -> tuple[Callable[[Any], Any], Any]:
-        """The method's handler and its params, structured; or RpcError."""
+    def _structure(self, method: str, message: dict[str, Any]) -> Any:
+        """The method's params, structured; or RpcError."""
         spec = contracts.METHODS.get(method)
-        handler = self.handlers.get(method)
-        if spec is None or handler is None:
+        if spec is None or method not in self.handlers:
             raise errors.RpcError(
                 errors.METHOD_NOT_FOUND,
                 f"unknown method {method!r}",
@@ -201,9 +200,9 @@ class IdumbProtocol(JsonRPCProtocol):
                         errors=[contracts.FieldError(path="", message="expected no params")]
                     ),
                 )
-            return handler, None
+            return None
         try:
-            return handler, contracts.structure({} if params is _NO_ID else params, spec.params)
+            return contracts.structure({} if params is _NO_ID else params, spec.params)
         except contracts.ParamsInvalid as exc:
             raise errors.RpcError(
                 errors.INVALID_PARAMS,
@@ -213,10 +212,8 @@ class IdumbProtocol(JsonRPCProtocol):
                 contracts.InvalidParamsData(errors=exc.errors),
             ) from None
 
-    def start_request(
-        self, msg_id: MsgId, handler: Callable[[Any], Any], params: Any, batch: Batch | None
-    ) -> None:
-        outcome = self._start(handler, params)
+    def start_request(self, msg_id: MsgId, method: str, params: Any, batch: Batch | None) -> None:
+        outcome = self._start(self.handlers[method], params)
         if isinstance(outcome, Done):
             # Finished already (a plain result, a read done inline, a
             # failure): answered now, with no callback and nothing to cancel.
@@ -263,10 +260,11 @@ class IdumbProtocol(JsonRPCProtocol):
         if method.startswith("$/") or method == lsp.INITIALIZED or self.is_shutdown:
             return
         try:
-            handler, params = self._structure(method, message)
+            params = self._structure(method, message)
         except errors.RpcError as exc:
             log.warning("ignoring notification %r: %s", method, exc)
             return
+        handler = self.handlers[method]
         # Executed, never answered; it still counts as in flight until done,
         # so a clean stop waits for its write.
         self.outstanding += 1

@@ -43,23 +43,29 @@ def _time(seconds: object) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def to_time(seconds: object, table: str = "", name: str = "") -> datetime | None:
+def to_time(seconds: object, table: str = "row", name: str = "") -> datetime | None:
     """A stored time as a datetime. Another program may have stored one that is
     not unix seconds of a year 1970..9999 (milliseconds, say): that reads as
     None, with a warning naming the row, so the rest is still served."""
-    if seconds is None:
-        return None
     time = _time(seconds)
-    if time is None:
-        log.warning(
-            "%s %r: stored time %r is not unix seconds of a year 1970..9999; read as null",
-            table or "row", name, seconds,
-        )
+    if time is None and seconds is not None:
+        _out_of_contract(table, name, seconds)
     return time
 
 
+def _out_of_contract(table: str, name: str, seconds: object) -> None:
+    log.warning(
+        "%s %r: stored time %r is not unix seconds of a year 1970..9999; read as null",
+        table, name, seconds,
+    )
+
+
 def _entry(row: tuple[Any, ...]) -> SettingsEntry:
-    return SettingsEntry(key=row[0], value=row[1], updated_at=to_time(row[2], "setting", row[0]))
+    # to_time inlined: this runs for every row read.
+    updated_at = _time(row[2])
+    if updated_at is None and row[2] is not None:
+        _out_of_contract("setting", row[0], row[2])
+    return SettingsEntry(key=row[0], value=row[1], updated_at=updated_at)
 
 
 def get(tx: Tx, key: str) -> SettingsEntry | None:
