@@ -359,12 +359,19 @@ class IdumbProtocol(JsonRPCProtocol):
             return  # after shutdown only responses are sent
         params = self.converter.unstructure(params)
         message = {"jsonrpc": "2.0", "method": method, "params": params}
-        self._send_body(_encode(message))
+        try:
+            body = _encode(message)
+        except ValueError:
+            log.exception("notification %r not sent: not JSON", method)
+            return
+        self._send_body(body)
 
     def _send_data(self, data: Any) -> None:
         # pygls' own writer path (used by its built-in features) goes through
         # our framing too, so stdout never sees a second writer.
-        self._send_body(json.dumps(data, default=self._serialize_message).encode())
+        self._send_body(
+            json.dumps(data, default=self._serialize_message, allow_nan=False).encode()
+        )
 
 
 def _usable_id(value: Any) -> MsgId | None:
@@ -383,7 +390,7 @@ def _encode(message: Any) -> bytes:
     except UnicodeEncodeError:
         # A lone surrogate the client sent (in an id or a method name) has no
         # UTF-8 form: it goes back as the \u escape it came in as.
-        return json.dumps(message).encode()
+        return json.dumps(message, allow_nan=False).encode()
 
 
 def _not_json(constant: str) -> Any:
@@ -394,7 +401,9 @@ def _not_json(constant: str) -> Any:
 # Built once: json.loads and json.dumps given any option build a new decoder
 # or encoder on every call, a cost the size of the rest of a small request.
 _DECODER = json.JSONDecoder(parse_constant=_not_json)
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# allow_nan=False, the last line of defence: a NaN or infinity that reached a
+# response fails it (-32603) instead of sending what is not JSON.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def _make_text_encoder() -> Callable[[Any], str]:
@@ -407,7 +416,7 @@ def _make_text_encoder() -> Callable[[Any], str]:
         return _ENCODER.encode
     encode = make(
         None, _ENCODER.default, json.encoder.encode_basestring,
-        None, ": ", ", ", False, False, True,
+        None, ": ", ", ", False, False, False,
     )
     return lambda message: "".join(encode(message, 0))
 
