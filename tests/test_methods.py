@@ -141,3 +141,21 @@ def test_every_params_and_result_type_is_a_contract_shape() -> None:
             for part in (t, *getattr(t, "__args__", ())):
                 if isinstance(part, type) and attrs.has(part):
                     assert part.__module__.startswith("idumb_daemon.contracts."), method.name
+
+
+@pytest.mark.parametrize(
+    ("ours", "lsps"),
+    [
+        (contracts.InitializeParams, "InitializeParams"),
+        (contracts.InitializeResult, "InitializeResult"),
+        (contracts.ServerInfo, "ServerInfo"),
+    ],
+)
+def test_the_lifecycle_shapes_are_a_part_of_lsps(ours: type, lsps: str) -> None:
+    """The daemon keeps its own lifecycle classes (see lifecycle.py: every
+    InitializeParams field optional, unknown fields ignored), but each field
+    it has is lsprotocol's, under the same name."""
+    from lsprotocol import types as lsp
+
+    theirs = {a.name for a in attrs.fields(getattr(lsp, lsps))}
+    assert {a.name for a in attrs.fields(ours)} <= theirs

@@ -1,5 +1,11 @@
 """LSP's lifecycle as the daemon speaks it: the part of `initialize` it reads
-and what it answers. The method names are lsprotocol's (see methods.py)."""
+and what it answers. The method names are lsprotocol's (see methods.py).
+
+lsprotocol's own InitializeParams does not fit: it requires `capabilities`
+and `processId` and is structured by its own converter, while the protocol
+makes every field optional and ignores the fields the daemon does not read.
+These classes are subsets of lsprotocol's, field for field (a test keeps them so).
+"""
 
 from __future__ import annotations
 
