@@ -35,6 +35,7 @@ from idumb_daemon.contracts.common import (
     DeleteResult,
     FieldError,
     InvalidParamsData,
+    Method,
     MethodNotFoundData,
     ParamsInvalid,
     SchemaTooNewData,
@@ -49,6 +50,8 @@ from idumb_daemon.contracts.converter import (
     wire_name,
 )
 from idumb_daemon.contracts.daemon import (
+    DAEMON_STATUS,
+    DAEMON_WATCH,
     DaemonStatus,
     DaemonStatusParams,
     RecoveryInfo,
@@ -81,6 +84,8 @@ from idumb_daemon.contracts.engine import (
     TextPart,
 )
 from idumb_daemon.contracts.lifecycle import (
+    INITIALIZE,
+    SHUTDOWN,
     ExperimentalCapabilities,
     IdumbCapabilities,
     InitializeParams,
@@ -90,12 +95,11 @@ from idumb_daemon.contracts.lifecycle import (
 )
 from idumb_daemon.contracts.methods import (
     CLIENT_NOTIFICATIONS,
-    DAEMON_STATUS,
-    DAEMON_WATCH,
-    INITIALIZE,
     METHODS,
     NOTIFICATIONS,
     PROTOCOL_VERSION,
+)
+from idumb_daemon.contracts.settings import (
     SETTINGS_DELETE,
     SETTINGS_EXPORT,
     SETTINGS_GET,
@@ -103,15 +107,6 @@ from idumb_daemon.contracts.methods import (
     SETTINGS_IMPORT,
     SETTINGS_SET,
     SETTINGS_SET_MANY,
-    SHUTDOWN,
-    WORKSPACE_DELETE,
-    WORKSPACE_GET,
-    WORKSPACE_LIST,
-    WORKSPACE_OPEN,
-    WORKSPACE_SET,
-    Method,
-)
-from idumb_daemon.contracts.settings import (
     ImportResult,
     SettingChange,
     SettingInput,
@@ -127,6 +122,11 @@ from idumb_daemon.contracts.settings import (
     SettingsSetParams,
 )
 from idumb_daemon.contracts.workspace import (
+    WORKSPACE_DELETE,
+    WORKSPACE_GET,
+    WORKSPACE_LIST,
+    WORKSPACE_OPEN,
+    WORKSPACE_SET,
     WorkspaceChange,
     WorkspaceConfig,
     WorkspaceConfigDidChangeParams,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 import attrs
+
+from idumb_daemon.contracts.common import Method
 
 
 @attrs.frozen
@@ -42,3 +45,14 @@ class DaemonStatus:
 @attrs.frozen
 class WatchResult:
     watching: bool
+
+
+# --- methods: each name written once, here --------------------------------------
+
+DAEMON_STATUS: Final[Method[DaemonStatusParams, DaemonStatus]] = Method(
+    "daemon/status", DaemonStatusParams, DaemonStatus
+)
+
+DAEMON_WATCH: Final[Method[WatchParams, WatchResult]] = Method(
+    "daemon/watch", WatchParams, WatchResult
+)

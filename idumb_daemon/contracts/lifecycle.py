@@ -1,5 +1,5 @@
 """LSP's lifecycle as the daemon speaks it: the part of `initialize` it reads
-and what it answers. The method names are lsprotocol's (see methods.py).
+and what it answers, under lsprotocol's method names.
 
 lsprotocol's own InitializeParams does not fit: it requires `capabilities`
 and `processId` and is structured by its own converter, while the protocol
@@ -9,11 +9,13 @@ These classes are subsets of lsprotocol's, field for field (a test keeps them so
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 import attrs
+from lsprotocol import types as lsp
 
 from idumb_daemon.contracts.checks import within
+from idumb_daemon.contracts.common import Method
 
 
 @attrs.frozen
@@ -52,3 +54,12 @@ class ServerInfo:
 class InitializeResult:
     capabilities: ServerCapabilities
     server_info: ServerInfo
+
+
+# --- methods: each name written once, here --------------------------------------
+
+INITIALIZE: Final[Method[InitializeParams, InitializeResult]] = Method(
+    lsp.INITIALIZE, InitializeParams, InitializeResult
+)
+
+SHUTDOWN: Final[Method[None, None]] = Method(lsp.SHUTDOWN, None, None)

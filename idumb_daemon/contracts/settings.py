@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 import attrs
 
@@ -18,6 +18,7 @@ from idumb_daemon.contracts.checks import (
     unique_keys,
     within,
 )
+from idumb_daemon.contracts.common import DeleteResult, Method
 
 
 @attrs.frozen
@@ -110,3 +111,34 @@ class SettingChange:
 @attrs.frozen
 class SettingsDidChangeParams:
     changes: list[SettingChange]
+
+
+# --- methods: each name written once, here --------------------------------------
+
+SETTINGS_GET: Final[Method[SettingsGetParams, SettingsEntry | None]] = Method(
+    "settings/get", SettingsGetParams, SettingsEntry | None
+)
+
+SETTINGS_SET: Final[Method[SettingsSetParams, SettingsEntry]] = Method(
+    "settings/set", SettingsSetParams, SettingsEntry, writes=True
+)
+
+SETTINGS_DELETE: Final[Method[SettingsDeleteParams, DeleteResult]] = Method(
+    "settings/delete", SettingsDeleteParams, DeleteResult, writes=True
+)
+
+SETTINGS_GET_ALL: Final[Method[SettingsGetAllParams, list[SettingsEntry]]] = Method(
+    "settings/getAll", SettingsGetAllParams, list[SettingsEntry]
+)
+
+SETTINGS_SET_MANY: Final[Method[SettingsSetManyParams, list[SettingsEntry]]] = Method(
+    "settings/setMany", SettingsSetManyParams, list[SettingsEntry], writes=True
+)
+
+SETTINGS_EXPORT: Final[Method[SettingsExportParams, SettingsExport]] = Method(
+    "settings/export", SettingsExportParams, SettingsExport
+)
+
+SETTINGS_IMPORT: Final[Method[SettingsImportParams, ImportResult]] = Method(
+    "settings/import", SettingsImportParams, ImportResult, writes=True
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 import attrs
 
@@ -16,6 +16,7 @@ from idumb_daemon.contracts.checks import (
     UnsetType,
     within,
 )
+from idumb_daemon.contracts.common import DeleteResult, Method
 
 
 @attrs.frozen
@@ -67,3 +68,26 @@ class WorkspaceChange:
 @attrs.frozen
 class WorkspaceConfigDidChangeParams:
     changes: list[WorkspaceChange]
+
+
+# --- methods: each name written once, here --------------------------------------
+
+WORKSPACE_GET: Final[Method[WorkspaceGetParams, WorkspaceConfig | None]] = Method(
+    "workspaceConfig/get", WorkspaceGetParams, WorkspaceConfig | None
+)
+
+WORKSPACE_SET: Final[Method[WorkspaceSetParams, WorkspaceConfig]] = Method(
+    "workspaceConfig/set", WorkspaceSetParams, WorkspaceConfig, writes=True
+)
+
+WORKSPACE_OPEN: Final[Method[WorkspaceOpenParams, WorkspaceConfig]] = Method(
+    "workspaceConfig/open", WorkspaceOpenParams, WorkspaceConfig, writes=True
+)
+
+WORKSPACE_LIST: Final[Method[WorkspaceListParams, list[WorkspaceConfig]]] = Method(
+    "workspaceConfig/list", WorkspaceListParams, list[WorkspaceConfig]
+)
+
+WORKSPACE_DELETE: Final[Method[WorkspaceDeleteParams, DeleteResult]] = Method(
+    "workspaceConfig/delete", WorkspaceDeleteParams, DeleteResult, writes=True
+)
