@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import IO, Any, TypeVar
 
 from idumb_daemon import contracts as c
@@ -32,7 +32,6 @@ from idumb_daemon.contracts import (
     SettingsExport,
     WorkspaceConfig,
 )
-from idumb_daemon.protocol.framing import FrameError, FrameParser, encode_frame
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -62,6 +61,11 @@ class DaemonClient:
         process: subprocess.Popen[bytes] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        # The daemon's own framer, imported here: it imports asyncio, a cost a
+        # command line that never makes a client should not pay.
+        from idumb_daemon.protocol import framing
+
+        self._framing = framing
         self._reader = reader
         self._writer = writer
         self.process = process
@@ -97,7 +101,7 @@ class DaemonClient:
 
     def _read_loop(self) -> None:
         try:
-            for message in _read_messages(self._reader):
+            for message in _read_messages(self._reader, self._framing):
                 self._dispatch(message)
         finally:
             with self._lock:
@@ -118,7 +122,7 @@ class DaemonClient:
 
     def send(self, message: Any) -> None:
         """Send one raw JSON-RPC message (or batch)."""
-        frame = encode_frame(json.dumps(message).encode())
+        frame = self._framing.encode_frame(json.dumps(message).encode())
         with self._lock:
             try:
                 self._writer.write(frame)
@@ -261,13 +265,13 @@ class DaemonClient:
         self.close()
 
 
-def _read_messages(reader: IO[bytes]) -> Iterator[Any]:
+def _read_messages(reader: IO[bytes], framing: ModuleType) -> Iterator[Any]:
     """The messages on `reader` until its end, through the daemon's own framer."""
-    parser = FrameParser()
+    parser = framing.FrameParser()
     # read1: what has arrived, without waiting for a whole chunk.
     read = getattr(reader, "read1", reader.read)
     while data := read(_CHUNK):
         for frame in parser.feed(data):
-            if isinstance(frame, FrameError):
+            if isinstance(frame, framing.FrameError):
                 raise ConnectionClosed(f"the daemon sent a bad frame: {frame.message}")
             yield json.loads(frame)

@@ -73,12 +73,9 @@ def test_a_method_name_is_written_once_in_the_source() -> None:
             for path in sources
             if f'"{name}"' in path.read_text(encoding="utf-8")
         ]
-        if name in ("initialize", "shutdown"):
-            assert holders == [], "the lifecycle's names are lsprotocol's"
-        else:
-            # Beside its shapes, in its area's contracts module.
-            assert len(holders) == 1, (name, holders)
-            assert holders[0].startswith("contracts/"), (name, holders)
+        # Beside its shapes, in its area's contracts module.
+        assert len(holders) == 1, (name, holders)
+        assert holders[0].startswith("contracts/"), (name, holders)
 
 
 def _referenced_constants(module: ModuleType) -> set[str]:
@@ -144,6 +141,29 @@ def test_every_params_and_result_type_is_a_contract_shape() -> None:
             for part in (t, *getattr(t, "__args__", ())):
                 if isinstance(part, type) and attrs.has(part):
                     assert part.__module__.startswith("idumb_daemon.contracts."), method.name
+
+
+def test_the_lifecycle_names_are_lsprotocols() -> None:
+    from lsprotocol import types as lsp
+
+    assert contracts.INITIALIZE.name == lsp.INITIALIZE
+    assert contracts.SHUTDOWN.name == lsp.SHUTDOWN
+
+
+def test_the_command_line_does_not_import_the_server_stack() -> None:
+    """`idumb-daemon settings get` and the like build the parser, which
+    imports the client and the contracts: not pygls, lsprotocol or asyncio."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, idumb_daemon.cli as cli; cli.build_parser(); "
+        "print(sorted(m for m in ('pygls', 'lsprotocol.types', 'asyncio') if m in sys.modules))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert found.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,6 @@ from idumb_daemon.contracts.lifecycle import (
     ServerInfo,
 )
 from idumb_daemon.contracts.methods import (
-    CLIENT_NOTIFICATIONS,
     METHODS,
     NOTIFICATIONS,
     PROTOCOL_VERSION,
@@ -138,7 +137,6 @@ from idumb_daemon.contracts.workspace import (
 )
 
 __all__ = [
-    "CLIENT_NOTIFICATIONS",
     "CONVERTER",
     "DAEMON_STATUS",
     "DAEMON_WATCH",

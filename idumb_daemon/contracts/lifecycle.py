@@ -1,5 +1,7 @@
 """LSP's lifecycle as the daemon speaks it: the part of `initialize` it reads
-and what it answers, under lsprotocol's method names.
+and what it answers. The names are LSP's (a test checks them against
+lsprotocol's; importing lsprotocol.types here would cost every command of
+the CLI 0.2 s, and only the server needs it).
 
 lsprotocol's own InitializeParams does not fit: it requires `capabilities`
 and `processId` and is structured by its own converter, while the protocol
@@ -12,7 +14,6 @@ from __future__ import annotations
 from typing import Annotated, Final
 
 import attrs
-from lsprotocol import types as lsp
 
 from idumb_daemon.contracts.checks import within
 from idumb_daemon.contracts.common import Method
@@ -59,7 +60,7 @@ class InitializeResult:
 # --- methods: each name written once, here --------------------------------------
 
 INITIALIZE: Final[Method[InitializeParams, InitializeResult]] = Method(
-    lsp.INITIALIZE, InitializeParams, InitializeResult
+    "initialize", InitializeParams, InitializeResult
 )
 
-SHUTDOWN: Final[Method[None, None]] = Method(lsp.SHUTDOWN, None, None)
+SHUTDOWN: Final[Method[None, None]] = Method("shutdown", None, None)

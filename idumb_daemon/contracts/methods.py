@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from lsprotocol import types as lsp
-
 from idumb_daemon.contracts import daemon, lifecycle, settings, workspace
 from idumb_daemon.contracts.common import Method
 
@@ -32,6 +30,3 @@ NOTIFICATIONS: Final[dict[str, type[Any]]] = {
     "workspaceConfig/didChange": workspace.WorkspaceConfigDidChangeParams,
 }
 """Notifications the daemon sends to watching clients."""
-
-CLIENT_NOTIFICATIONS: Final = (lsp.INITIALIZED, lsp.EXIT, lsp.CANCEL_REQUEST)
-"""LSP's notifications the daemon acts on (`initialized` by ignoring it)."""
