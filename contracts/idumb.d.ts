@@ -13,209 +13,28 @@ export type ProtocolVersion = 1;
 /** RFC 3339 UTC with whole seconds, like 2026-11-26T01:10:58Z. */
 export type Time = string;
 
-/** A settings key as a client gives it: 1..512 code points, no control characters. */
-export type Key = string;
-
-/** At most 1048576 bytes as UTF-8. */
-export type Value = string;
-
-/** An absolute POSIX path, normalised lexically once structured. */
-export type ProjectDir = string;
+/** Any RFC 3339 time, as JavaScript's toISOString() writes one (2026-11-26T01:10:58.123Z). */
+export type AnyTime = string;
 
 /** At most 1048576 bytes as compact UTF-8 JSON. */
 export type Config = JsonObject;
 
+export type ExportVersion = "1.0";
+
 export type JsonObject = { [key: string]: unknown };
 
-export interface SettingsEntry {
-  key: string;
-  value: string;
-  updatedAt: Time | null;
-}
+/** A settings key as a client gives it: 1..512 code points, no control characters. */
+export type Key = string;
 
-export interface WorkspaceConfig {
-  projectDir: string;
-  name: string | null;
-  lastOpened: Time | null;
-  config: JsonObject | null;
-}
+/** An absolute POSIX path, normalised lexically once structured. */
+export type ProjectDir = string;
 
-export interface SettingInput {
-  key: Key;
-  value: Value;
-}
-
-export interface SettingsGetParams {
-  key: Key;
-}
-
-export interface SettingsSetParams {
-  key: Key;
-  value: Value;
-}
-
-export interface SettingsDeleteParams {
-  key: Key;
-}
-
-export interface SettingsGetAllParams {
-  /** Literal, case-sensitive key prefix. */
-  prefix?: string | null;
-  /** Keyset cursor: only keys greater than this one, in code-point order. */
-  after?: string | null;
-  /** null: every matching entry. */
-  limit?: number | null;
-}
-
-export interface SettingsSetManyParams {
-  /** No key twice. */
-  entries: SettingInput[];
-}
-
-export type SettingsExportParams = Record<string, never>;
-
-/** The export file; `settings/export` returns it. */
-export interface SettingsExport {
-  version: "1.0";
-  settings: SettingInput[];
-  exportedAt?: Time | null;
-}
-
-export interface SettingsImportParams {
-  version: "1.0";
-  /** No key twice. */
-  settings: SettingInput[];
-  exportedAt?: Time | null;
-  /**
-   * Also delete the stored keys that the file lacks.
-   * @defaultValue false
-   */
-  replace?: boolean | null;
-  /**
-   * Write nothing; report what would change.
-   * @defaultValue false
-   */
-  dryRun?: boolean | null;
-}
-
-export interface WorkspaceGetParams {
-  projectDir: ProjectDir;
-}
-
-export interface WorkspaceSetParams {
-  projectDir: ProjectDir;
-  /** omitted keeps the stored name, null clears it. */
-  name?: string | null;
-  /** omitted keeps the stored config, null clears it. */
-  config?: Config | null;
-}
-
-export interface WorkspaceOpenParams {
-  projectDir: ProjectDir;
-}
-
-export interface WorkspaceListParams {
-  /** @defaultValue 50 */
-  limit?: number | null;
-}
-
-export interface WorkspaceDeleteParams {
-  projectDir: ProjectDir;
-}
-
-export type DaemonStatusParams = Record<string, never>;
-
-export interface WatchParams {
-  /** @defaultValue true */
-  enabled?: boolean | null;
-}
-
-/** LSP's InitializeParams, of which the daemon reads one field; the rest is ignored. */
-export interface InitializeParams {
-  /** The client's pid: the daemon exits once that process is gone. */
-  processId?: number | null;
-  /** Accepted and ignored by the daemon. */
-  [field: string]: unknown;
-}
+/** At most 1048576 bytes as UTF-8. */
+export type Value = string;
 
 export interface DeleteResult {
+  /** false: there was nothing to delete. */
   deleted: boolean;
-}
-
-export interface ImportResult {
-  /** Entries in the file, whether or not they changed anything. */
-  imported: number;
-  added: string[];
-  changed: string[];
-  removed: string[];
-}
-
-export interface RecoveryInfo {
-  /** The backup the database was restored from (JSON "from"). */
-  from: string;
-  at: Time;
-  /** Where the corrupt database was moved aside. */
-  corruptFile: string;
-}
-
-export interface DaemonStatus {
-  version: string;
-  protocolVersion: number;
-  schemaVersion: number | null;
-  backend: string;
-  /** The database location, never with a password. */
-  database: string;
-  watching: boolean;
-  recovered: RecoveryInfo | null;
-}
-
-export interface WatchResult {
-  watching: boolean;
-}
-
-export interface IdumbCapabilities {
-  protocolVersion: number;
-  methods: string[];
-  notifications: string[];
-}
-
-export interface ExperimentalCapabilities {
-  idumb: IdumbCapabilities;
-}
-
-export interface ServerCapabilities {
-  experimental: ExperimentalCapabilities;
-}
-
-export interface ServerInfo {
-  name: string;
-  version: string;
-}
-
-export interface InitializeResult {
-  capabilities: ServerCapabilities;
-  serverInfo: ServerInfo;
-}
-
-export interface SettingChange {
-  key: string;
-  /** null: the key was deleted. */
-  value: string | null;
-  updatedAt: Time | null;
-}
-
-export interface SettingsDidChangeParams {
-  changes: SettingChange[];
-}
-
-export interface WorkspaceChange {
-  projectDir: string;
-  /** null: the workspace was deleted. */
-  workspace: WorkspaceConfig | null;
-}
-
-export interface WorkspaceConfigDidChangeParams {
-  changes: WorkspaceChange[];
 }
 
 export interface FieldError {
@@ -232,25 +51,47 @@ export interface MethodNotFoundData {
   method: string;
 }
 
-export interface StorageErrorData {
-  reason: string;
-}
-
 export interface SchemaTooNewData {
   reason: string;
   databaseVersion: number;
   supportedVersion: number;
 }
 
-export interface ModelInfo {
-  id: string;
-  name: string;
+export interface StorageErrorData {
+  reason: string;
 }
 
-export interface ProviderInfo {
-  id: string;
-  name: string;
-  models: ModelInfo[];
+export interface DaemonStatus {
+  version: string;
+  protocolVersion: number;
+  schemaVersion: number | null;
+  backend: string;
+  /** The database location, never with a password. */
+  database: string;
+  watching: boolean;
+  recovered: RecoveryInfo | null;
+}
+
+export type DaemonStatusParams = Record<string, never>;
+
+export interface RecoveryInfo {
+  /** The backup the database was restored from (JSON "from"). */
+  from: string;
+  at: Time;
+  /** Where the corrupt database was moved aside. */
+  corruptFile: string;
+}
+
+export interface WatchParams {
+  /**
+   * false stops watching.
+   * @defaultValue true
+   */
+  enabled?: boolean;
+}
+
+export interface WatchResult {
+  watching: boolean;
 }
 
 export interface AgentInfo {
@@ -259,36 +100,35 @@ export interface AgentInfo {
   description?: string | null;
 }
 
-export interface AppPaths {
-  cwd: string;
-  config: string;
-  data: string;
-}
-
 export interface AppInfo {
   path: AppPaths;
   git?: boolean | null;
   hostname?: string | null;
 }
 
-export type SessionStatus = "pending" | "running" | "completed" | "error";
-
-export type MessageRole = "user" | "assistant" | "system";
-
-export interface Session {
-  id: string;
-  title?: string | null;
-  createdAt: Time;
-  updatedAt: Time;
-  status: SessionStatus;
-  parentId?: string | null;
+export interface AppPaths {
+  cwd: string;
+  config: string;
+  data: string;
 }
 
-/** A message part: a `type` plus whatever fields that type has, kept as they came. */
-export interface Part {
-  type: string;
-  /** Every other field, flattened beside `type` on the wire. */
-  [field: string]: unknown;
+export interface DashboardConfig {
+  projectDir: string;
+  port: number;
+  backendPort: number;
+  open: boolean;
+  opencodePort?: number | null;
+}
+
+export interface EngineErrorResponse {
+  error: string;
+}
+
+export interface EngineStatus {
+  running: boolean;
+  url?: string | null;
+  projectDir?: string | null;
+  port?: number | null;
 }
 
 /** An engine event: a `type` plus whatever fields that type has, kept as they came. */
@@ -305,19 +145,18 @@ export interface Message {
   createdAt: Time;
 }
 
-export interface EngineStatus {
-  running: boolean;
-  url?: string | null;
-  projectDir?: string | null;
-  port?: number | null;
+export type MessageRole = "user" | "assistant" | "system";
+
+export interface ModelInfo {
+  id: string;
+  name: string;
 }
 
-export interface DashboardConfig {
-  projectDir: string;
-  port: number;
-  backendPort: number;
-  open: boolean;
-  opencodePort?: number | null;
+/** A message part: a `type` plus whatever fields that type has, kept as they came. */
+export interface Part {
+  type: string;
+  /** Every other field, flattened beside `type` on the wire. */
+  [field: string]: unknown;
 }
 
 export interface PortConfig {
@@ -326,21 +165,31 @@ export interface PortConfig {
   userPort?: number | null;
 }
 
-export interface TextPart {
-  type: "text";
-  text: string;
+export interface ProviderInfo {
+  id: string;
+  name: string;
+  models: ModelInfo[];
 }
 
-export interface SessionPromptRequest {
-  parts: TextPart[];
+export interface Session {
+  id: string;
+  title?: string | null;
+  createdAt: Time;
+  updatedAt: Time;
+  status: SessionStatus;
+  parentId?: string | null;
 }
 
-export interface SessionListResponse {
-  sessions: Session[];
+export interface SessionChildrenResponse {
+  children: Session[];
 }
 
 export interface SessionCreateResponse {
   session: Session;
+}
+
+export interface SessionListResponse {
+  sessions: Session[];
 }
 
 export interface SessionMessage {
@@ -352,16 +201,179 @@ export interface SessionMessagesResponse {
   messages: SessionMessage[];
 }
 
+export interface SessionPromptRequest {
+  parts: TextPart[];
+}
+
+export type SessionStatus = "pending" | "running" | "completed" | "error";
+
 export interface SessionStatusResponse {
   status: SessionStatus;
 }
 
-export interface SessionChildrenResponse {
-  children: Session[];
+export interface TextPart {
+  type: "text";
+  text: string;
 }
 
-export interface EngineErrorResponse {
-  error: string;
+export interface ExperimentalCapabilities {
+  idumb: IdumbCapabilities;
+}
+
+export interface IdumbCapabilities {
+  protocolVersion: number;
+  methods: string[];
+  notifications: string[];
+}
+
+/** LSP's InitializeParams, of which the daemon reads one field; the rest is ignored. */
+export interface InitializeParams {
+  /** The client's pid: the daemon exits once that process is gone. */
+  processId?: number | null;
+  /** Accepted and ignored by the daemon. */
+  [field: string]: unknown;
+}
+
+export interface InitializeResult {
+  capabilities: ServerCapabilities;
+  serverInfo: ServerInfo;
+}
+
+export interface ServerCapabilities {
+  experimental: ExperimentalCapabilities;
+}
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+}
+
+export interface ImportResult {
+  /** Entries in the file, whether or not they changed anything. */
+  imported: number;
+  added: string[];
+  changed: string[];
+  removed: string[];
+}
+
+export interface SettingChange {
+  key: string;
+  /** null: the key was deleted. */
+  value: string | null;
+  updatedAt: Time | null;
+}
+
+export interface SettingInput {
+  key: Key;
+  value: Value;
+}
+
+export interface SettingsDeleteParams {
+  key: Key;
+}
+
+export interface SettingsDidChangeParams {
+  changes: SettingChange[];
+}
+
+export interface SettingsEntry {
+  key: string;
+  value: string;
+  /** When it was last written; null when the stored time is out of contract. */
+  updatedAt: Time | null;
+}
+
+/** The export file; `settings/export` returns it. */
+export interface SettingsExport {
+  version: ExportVersion;
+  settings: SettingInput[];
+  exportedAt?: AnyTime;
+}
+
+export type SettingsExportParams = Record<string, never>;
+
+export interface SettingsGetAllParams {
+  /** Literal, case-sensitive key prefix. */
+  prefix?: string;
+  /** Keyset cursor: only keys greater than this one, in code-point order. */
+  after?: string;
+  /** null: every matching entry. */
+  limit?: number;
+}
+
+export interface SettingsGetParams {
+  key: Key;
+}
+
+export interface SettingsImportParams {
+  version: ExportVersion;
+  /** No key twice. */
+  settings: SettingInput[];
+  exportedAt?: AnyTime;
+  /**
+   * Also delete the stored keys that the file lacks.
+   * @defaultValue false
+   */
+  replace?: boolean;
+  /**
+   * Write nothing; report what would change.
+   * @defaultValue false
+   */
+  dryRun?: boolean;
+}
+
+export interface SettingsSetManyParams {
+  /** No key twice. */
+  entries: SettingInput[];
+}
+
+export interface SettingsSetParams {
+  key: Key;
+  value: Value;
+}
+
+export interface WorkspaceChange {
+  projectDir: string;
+  /** null: the workspace was deleted. */
+  workspace: WorkspaceConfig | null;
+}
+
+export interface WorkspaceConfig {
+  projectDir: string;
+  name: string | null;
+  /** Set by workspaceConfig/open; null if never opened (or stored out of contract). */
+  lastOpened: Time | null;
+  /** Null if none, or if what is stored is not a JSON object. */
+  config: JsonObject | null;
+}
+
+export interface WorkspaceConfigDidChangeParams {
+  changes: WorkspaceChange[];
+}
+
+export interface WorkspaceDeleteParams {
+  projectDir: ProjectDir;
+}
+
+export interface WorkspaceGetParams {
+  projectDir: ProjectDir;
+}
+
+export interface WorkspaceListParams {
+  /** @defaultValue 50 */
+  limit?: number;
+}
+
+export interface WorkspaceOpenParams {
+  projectDir: ProjectDir;
+}
+
+export interface WorkspaceSetParams {
+  projectDir: ProjectDir;
+  /** omitted keeps the stored name, null clears it. */
+  name?: string | null;
+  /** omitted keeps the stored config, null clears it. */
+  config?: Config | null;
 }
 
 /** Each request method with its params (`void`: none) and result. */

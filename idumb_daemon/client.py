@@ -17,23 +17,26 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import IO, Any, TypeVar
 
-from idumb_daemon import contracts
+from idumb_daemon import contracts as c
 from idumb_daemon.contracts import (
     DaemonStatus,
     ImportResult,
+    Method,
     SettingInput,
     SettingsEntry,
     SettingsExport,
     WorkspaceConfig,
 )
 
-T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
 DEFAULT_TIMEOUT = 30.0
+_CHUNK = 1 << 16
 
 
 class DaemonError(Exception):
@@ -58,6 +61,11 @@ class DaemonClient:
         process: subprocess.Popen[bytes] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        # The daemon's own framer, imported here: it imports asyncio, a cost a
+        # command line that never makes a client should not pay.
+        from idumb_daemon.protocol import framing
+
+        self._framing = framing
         self._reader = reader
         self._writer = writer
         self.process = process
@@ -93,10 +101,7 @@ class DaemonClient:
 
     def _read_loop(self) -> None:
         try:
-            while True:
-                message = _read_message(self._reader)
-                if message is None:
-                    break
+            for message in _read_messages(self._reader, self._framing):
                 self._dispatch(message)
         finally:
             with self._lock:
@@ -117,10 +122,10 @@ class DaemonClient:
 
     def send(self, message: Any) -> None:
         """Send one raw JSON-RPC message (or batch)."""
-        body = json.dumps(message).encode()
+        frame = self._framing.encode_frame(json.dumps(message).encode())
         with self._lock:
             try:
-                self._writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                self._writer.write(frame)
                 self._writer.flush()
             except (OSError, ValueError) as exc:  # ValueError: our end is closed
                 raise ConnectionClosed(f"cannot write to the daemon: {exc}") from exc
@@ -153,88 +158,78 @@ class DaemonClient:
             message["params"] = params
         self.send(message)
 
-    def _call(self, method: str, params: Any, result_type: Any) -> Any:
-        result = self.request(method, contracts.unstructure(params))
-        return contracts.CONVERTER.structure(result, result_type)
+    def call(self, method: Method[P, R], params: P) -> R:
+        """A typed call: `method` is its entry in the method table, whose
+        result type the answer is structured into."""
+        wire = None if params is None else c.unstructure(params)
+        answer = self.request(method.name, wire)
+        # A null result (shutdown's) has no type to structure into.
+        if method.result is None:
+            return answer  # type: ignore[no-any-return]
+        result: R = c.CONVERTER.structure(answer, method.result)
+        return result
 
     # typed calls
 
     def get(self, key: str) -> SettingsEntry | None:
-        return self._call(  # type: ignore[no-any-return]
-            "settings/get", contracts.SettingsGetParams(key=key), SettingsEntry | None
-        )
+        return self.call(c.SETTINGS_GET, c.SettingsGetParams(key=key))
 
     def set(self, key: str, value: str) -> SettingsEntry:
-        return self._call(  # type: ignore[no-any-return]
-            "settings/set", contracts.SettingsSetParams(key=key, value=value), SettingsEntry
-        )
+        return self.call(c.SETTINGS_SET, c.SettingsSetParams(key=key, value=value))
 
     def delete(self, key: str) -> bool:
-        result = self._call(
-            "settings/delete", contracts.SettingsDeleteParams(key=key), contracts.DeleteResult
-        )
-        return bool(result.deleted)
+        return self.call(c.SETTINGS_DELETE, c.SettingsDeleteParams(key=key)).deleted
 
     def get_all(
         self, prefix: str | None = None, after: str | None = None, limit: int | None = None
     ) -> list[SettingsEntry]:
-        params = contracts.SettingsGetAllParams(prefix=prefix, after=after, limit=limit)
-        return self._call("settings/getAll", params, list[SettingsEntry])  # type: ignore[no-any-return]
+        params = c.SettingsGetAllParams(prefix=prefix, after=after, limit=limit)
+        return self.call(c.SETTINGS_GET_ALL, params)
 
     def set_many(self, entries: dict[str, str]) -> list[SettingsEntry]:
-        params = contracts.SettingsSetManyParams(
+        params = c.SettingsSetManyParams(
             entries=[SettingInput(key=k, value=v) for k, v in entries.items()]
         )
-        return self._call("settings/setMany", params, list[SettingsEntry])  # type: ignore[no-any-return]
+        return self.call(c.SETTINGS_SET_MANY, params)
 
     def export(self) -> SettingsExport:
-        return self._call(  # type: ignore[no-any-return]
-            "settings/export", contracts.SettingsExportParams(), SettingsExport
-        )
+        return self.call(c.SETTINGS_EXPORT, c.SettingsExportParams())
 
     def import_(
         self, export: SettingsExport, *, replace: bool = False, dry_run: bool = False
     ) -> ImportResult:
-        params = contracts.SettingsImportParams(
+        params = c.SettingsImportParams(
             version=export.version,
             settings=export.settings,
             exported_at=export.exported_at,
             replace=replace,
             dry_run=dry_run,
         )
-        return self._call("settings/import", params, ImportResult)  # type: ignore[no-any-return]
+        return self.call(c.SETTINGS_IMPORT, params)
 
     def workspace_get(self, project_dir: str) -> WorkspaceConfig | None:
-        params = contracts.WorkspaceGetParams(project_dir=project_dir)
-        return self._call("workspaceConfig/get", params, WorkspaceConfig | None)  # type: ignore[no-any-return]
+        return self.call(c.WORKSPACE_GET, c.WorkspaceGetParams(project_dir=project_dir))
 
     def workspace_set(self, project_dir: str, **fields: Any) -> WorkspaceConfig:
         """Set `name` and/or `config`; a field left out keeps its stored value."""
-        params = contracts.WorkspaceSetParams(project_dir=project_dir, **fields)
-        return self._call("workspaceConfig/set", params, WorkspaceConfig)  # type: ignore[no-any-return]
+        params = c.WorkspaceSetParams(project_dir=project_dir, **fields)
+        return self.call(c.WORKSPACE_SET, params)
 
     def workspace_open(self, project_dir: str) -> WorkspaceConfig:
-        params = contracts.WorkspaceOpenParams(project_dir=project_dir)
-        return self._call("workspaceConfig/open", params, WorkspaceConfig)  # type: ignore[no-any-return]
+        return self.call(c.WORKSPACE_OPEN, c.WorkspaceOpenParams(project_dir=project_dir))
 
     def workspace_list(self, limit: int = 50) -> list[WorkspaceConfig]:
-        params = contracts.WorkspaceListParams(limit=limit)
-        return self._call("workspaceConfig/list", params, list[WorkspaceConfig])  # type: ignore[no-any-return]
+        return self.call(c.WORKSPACE_LIST, c.WorkspaceListParams(limit=limit))
 
     def workspace_delete(self, project_dir: str) -> bool:
-        params = contracts.WorkspaceDeleteParams(project_dir=project_dir)
-        result = self._call("workspaceConfig/delete", params, contracts.DeleteResult)
-        return bool(result.deleted)
+        params = c.WorkspaceDeleteParams(project_dir=project_dir)
+        return self.call(c.WORKSPACE_DELETE, params).deleted
 
     def status(self) -> DaemonStatus:
-        return self._call(  # type: ignore[no-any-return]
-            "daemon/status", contracts.DaemonStatusParams(), DaemonStatus
-        )
+        return self.call(c.DAEMON_STATUS, c.DaemonStatusParams())
 
     def watch(self, enabled: bool = True) -> bool:
-        result = self._call("daemon/watch", contracts.WatchParams(enabled=enabled),
-                            contracts.WatchResult)
-        return bool(result.watching)
+        return self.call(c.DAEMON_WATCH, c.WatchParams(enabled=enabled)).watching
 
     # lifecycle
 
@@ -246,7 +241,7 @@ class DaemonClient:
         if not self._writer.closed and (self.process is None or self.process.poll() is None):
             # A daemon already gone or shut down has nothing left to say.
             with contextlib.suppress(ConnectionClosed, DaemonError, TimeoutError):
-                self.request("shutdown")
+                self.call(c.SHUTDOWN, None)
                 self.notify("exit")
         with contextlib.suppress(OSError):
             self._writer.close()
@@ -270,20 +265,13 @@ class DaemonClient:
         self.close()
 
 
-def _read_message(reader: IO[bytes]) -> Any:
-    length: int | None = None
-    while True:
-        line = reader.readline()
-        if not line:
-            return None
-        if line in (b"\r\n", b"\n"):
-            if length is not None:
-                break
-            continue
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    body = reader.read(length)
-    if len(body) < length:
-        return None
-    return json.loads(body)
+def _read_messages(reader: IO[bytes], framing: ModuleType) -> Iterator[Any]:
+    """The messages on `reader` until its end, through the daemon's own framer."""
+    parser = framing.FrameParser()
+    # read1: what has arrived, without waiting for a whole chunk.
+    read = getattr(reader, "read1", reader.read)
+    while data := read(_CHUNK):
+        for frame in parser.feed(data):
+            if isinstance(frame, framing.FrameError):
+                raise ConnectionClosed(f"the daemon sent a bad frame: {frame.message}")
+            yield json.loads(frame)

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage.settings import set_ as set_setting
 from tests.wire import WAIT, Wire, frame
 
 _ids = itertools.count(1)
@@ -65,11 +66,11 @@ def size_capped(pages: int) -> list[str]:
 def seed(path: Path, settings: dict[str, str]) -> None:
     """A database made by the daemon's own storage layer, closed cleanly (so
     with its backup), holding `settings`."""
-    storage = Storage("sqlite:///" + str(path))
+    storage = open_storage("sqlite:///" + str(path))
     storage.open()
     assert storage.info().schema_version, "seeding failed to open the database"
     for key, value in settings.items():
-        storage.set(key, value)
+        storage.write(set_setting, key, value)
     storage.close()
 
 

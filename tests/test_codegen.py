@@ -86,7 +86,7 @@ def test_changing_a_contract_class_makes_check_fail(tmp_path: Path) -> None:
     shutil.copytree(REPO / "contracts", tmp_path / "contracts")
     assert run_contracts("--check", root=tmp_path).returncode == 0
 
-    source = tmp_path / "idumb_daemon" / "contracts.py"
+    source = tmp_path / "idumb_daemon" / "contracts" / "settings.py"
     before = "class SettingsEntry:\n    key: str\n    value: str\n"
     text = source.read_text(encoding="utf-8")
     assert text.count(before) == 1
@@ -124,7 +124,9 @@ AGREEMENT: list[tuple[str, Any, bool]] = [
     ("settings/set", {"key": "a", "value": "é" * 1000}, True),
     ("settings/set", {"key": "a", "value": None}, False),
     ("settings/getAll", {}, True),
-    ("settings/getAll", {"prefix": None, "after": "a", "limit": None}, True),
+    ("settings/getAll", {"prefix": "a", "after": "a"}, True),
+    ("settings/getAll", {"prefix": None, "after": "a"}, False),
+    ("settings/getAll", {"limit": None}, False),
     ("settings/getAll", {"limit": contracts.MAX_GET_ALL_LIMIT}, True),
     ("settings/getAll", {"limit": contracts.MAX_GET_ALL_LIMIT + 1}, False),
     ("settings/getAll", {"limit": 0}, False),
@@ -136,7 +138,7 @@ AGREEMENT: list[tuple[str, Any, bool]] = [
     ("settings/export", {"all": True}, False),
     ("settings/import", {"version": "1.0", "settings": []}, True),
     ("settings/import", {"version": "2.0", "settings": []}, False),
-    ("settings/import", {"version": "1.0", "settings": [], "exportedAt": None}, True),
+    ("settings/import", {"version": "1.0", "settings": [], "exportedAt": None}, False),
     (
         "settings/import",
         {"version": "1.0", "settings": [], "exportedAt": "2026-11-26T01:10:58Z"},
@@ -144,10 +146,11 @@ AGREEMENT: list[tuple[str, Any, bool]] = [
     ),
     (
         "settings/import",
-        {"version": "1.0", "settings": [], "exportedAt": "2026-11-26T01:10:58.5Z"},
-        False,
+        {"version": "1.0", "settings": [], "exportedAt": "2026-11-26T01:10:58.123Z"},
+        True,
     ),
-    ("settings/import", {"version": "1.0", "settings": [], "replace": None, "dryRun": True}, True),
+    ("settings/import", {"version": "1.0", "settings": [], "replace": True, "dryRun": True}, True),
+    ("settings/import", {"version": "1.0", "settings": [], "replace": None}, False),
     ("settings/import", {"version": "1.0", "settings": [], "dryRun": "yes"}, False),
     ("workspaceConfig/set", {"projectDir": "/p", "name": None, "config": None}, True),
     ("workspaceConfig/set", {"projectDir": "/p", "config": {"a": [1, {"b": None}]}}, True),
@@ -155,7 +158,7 @@ AGREEMENT: list[tuple[str, Any, bool]] = [
     ("workspaceConfig/set", {"projectDir": "relative/p"}, False),
     ("workspaceConfig/set", {"projectDir": ""}, False),
     ("workspaceConfig/list", {}, True),
-    ("workspaceConfig/list", {"limit": None}, True),
+    ("workspaceConfig/list", {"limit": None}, False),
     ("workspaceConfig/list", {"limit": contracts.MAX_LIST_LIMIT + 1}, False),
     ("workspaceConfig/list", {"limit": True}, False),
     ("daemon/status", {}, True),
@@ -163,6 +166,7 @@ AGREEMENT: list[tuple[str, Any, bool]] = [
     ("daemon/watch", {}, True),
     ("daemon/watch", {"enabled": False}, True),
     ("daemon/watch", {"enabled": 0}, False),
+    ("daemon/watch", {"enabled": None}, False),
     ("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, True),
     ("initialize", {"processId": "1"}, False),
 ]

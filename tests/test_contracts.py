@@ -175,7 +175,10 @@ def test_every_wire_shape_has_a_round_trip_sample() -> None:
     shapes = {
         obj
         for name, obj in inspect.getmembers(c, attrs.has)
-        if not name.startswith("_") and obj.__module__ == c.__name__ and obj is not c.Method
+        if isinstance(obj, type)
+        and not name.startswith("_")
+        and obj.__module__.startswith(c.__name__ + ".")
+        and obj not in (c.Method, c.Check)
     }
     assert shapes - {cls for cls, _ in SAMPLES} == set()
 
@@ -244,24 +247,64 @@ def test_omitted_and_null_differ_where_null_clears() -> None:
     ("cls", "wire", "expected"),
     [
         (c.WatchParams, {}, c.WatchParams(enabled=True)),
-        (c.WatchParams, {"enabled": None}, c.WatchParams(enabled=True)),
         (c.WorkspaceListParams, {}, c.WorkspaceListParams(limit=50)),
-        (c.WorkspaceListParams, {"limit": None}, c.WorkspaceListParams(limit=50)),
-        (
-            c.SettingsGetAllParams,
-            {"prefix": None, "after": None, "limit": None},
-            c.SettingsGetAllParams(),
-        ),
-        (
-            c.SettingsImportParams,
-            {"version": "1.0", "settings": [], "exportedAt": None, "replace": None, "dryRun": None},
-            c.SettingsImportParams(version="1.0", settings=[]),
-        ),
+        (c.SettingsGetAllParams, {}, c.SettingsGetAllParams()),
+        (c.SettingsImportParams, {"version": "1.0", "settings": []},
+         c.SettingsImportParams(version="1.0", settings=[])),
+        # LSP's own shape, where processId is `integer | null`.
         (c.InitializeParams, {"processId": None}, c.InitializeParams()),
     ],
 )
-def test_null_is_absent_for_other_optional_params(cls: type[Any], wire: Any, expected: Any) -> None:
+def test_omitted_optional_params_take_their_default(
+    cls: type[Any], wire: Any, expected: Any
+) -> None:
     assert structure(wire, cls) == expected
+
+
+@pytest.mark.parametrize(
+    ("cls", "wire", "field"),
+    [
+        (c.WatchParams, {"enabled": None}, "enabled"),
+        (c.WorkspaceListParams, {"limit": None}, "limit"),
+        (c.SettingsGetAllParams, {"prefix": None}, "prefix"),
+        (c.SettingsGetAllParams, {"after": None}, "after"),
+        (c.SettingsGetAllParams, {"limit": None}, "limit"),
+        (c.SettingsImportParams, {"version": "1.0", "settings": [], "exportedAt": None},
+         "exportedAt"),
+        (c.SettingsImportParams, {"version": "1.0", "settings": [], "replace": None}, "replace"),
+        (c.SettingsImportParams, {"version": "1.0", "settings": [], "dryRun": None}, "dryRun"),
+    ],
+)
+def test_explicit_null_for_an_optional_param_is_refused(
+    cls: type[Any], wire: Any, field: str
+) -> None:
+    """PROTOCOL.md v2: null is not "absent" (it used to turn watching on, or give 50)."""
+    assert refusal(wire, cls) == {field: "null is not allowed here: omit the field instead"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-26T01:10:58Z", datetime(2026, 11, 26, 1, 10, 58, tzinfo=UTC)),
+        ("2026-11-26T01:10:58+00:00", datetime(2026, 11, 26, 1, 10, 58, tzinfo=UTC)),
+        ("2026-11-26T01:10:58.123Z", datetime(2026, 11, 26, 1, 10, 58, 123000, tzinfo=UTC)),
+        ("2026-11-26t01:10:58.123456789z", datetime(2026, 11, 26, 1, 10, 58, 123456, tzinfo=UTC)),
+        ("2026-11-26T03:10:58+02:00", datetime(2026, 11, 26, 1, 10, 58, tzinfo=UTC)),
+    ],
+)
+def test_export_time_is_any_rfc3339_time(text: str, expected: datetime) -> None:
+    """An export the TypeScript app made (toISOString(): milliseconds) must import."""
+    params = structure({"version": "1.0", "settings": [], "exportedAt": text},
+                       c.SettingsImportParams)
+    assert params.exported_at == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-26 01:10:58Z", "2026-11-26T01:10:58", "2026-13-26T01:10:58Z", "today"]
+)
+def test_export_time_that_is_not_rfc3339_is_refused(text: str) -> None:
+    wire = {"version": "1.0", "settings": [], "exportedAt": text}
+    assert set(refusal(wire, c.SettingsImportParams)) == {"exportedAt"}
 
 
 def test_initialize_ignores_unknown_fields_and_no_other_shape_does() -> None:
@@ -694,7 +737,16 @@ def test_method_table_covers_the_protocol() -> None:
         "daemon/status",
         "daemon/watch",
     }
-    assert c.METHODS["shutdown"] == c.Method(params=None, result=None)
+    assert c.METHODS["shutdown"] == c.Method(name="shutdown", params=None, result=None)
+    assert {m.name for m in c.METHODS.values() if m.writes} == {
+        "settings/set",
+        "settings/delete",
+        "settings/setMany",
+        "settings/import",
+        "workspaceConfig/set",
+        "workspaceConfig/open",
+        "workspaceConfig/delete",
+    }
     assert set(c.NOTIFICATIONS) == {"settings/didChange", "workspaceConfig/didChange"}
     assert c.PROTOCOL_VERSION == 1
     for name, method in c.METHODS.items():

@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import settings
 from idumb_daemon.storage.database import (
     connect_postgres,
     engine_url,
@@ -218,19 +219,19 @@ def test_a_session_ended_under_the_daemon_fails_one_request_then_reconnects(
 
 
 def test_a_lock_held_by_another_session_is_busy_after_the_busy_timeout(pg_url: str) -> None:
-    storage = Storage(pg_url, busy_timeout=0.3)
+    storage = open_storage(pg_url, busy_timeout=0.3)
     storage.open()
     try:
-        storage.set("k", "v")
+        storage.write(settings.set_, "k", "v")
         with psycopg.connect(pg_url) as other:
             other.execute("UPDATE settings SET value = 'theirs'")  # left uncommitted
             start = time.monotonic()
             with pytest.raises(StorageBusy):
-                storage.set("k", "ours")
+                storage.write(settings.set_, "k", "ours")
             assert 0.3 <= time.monotonic() - start < 0.3 + BOUND
-            assert storage.get("k") is not None  # reads never wait for writers
+            assert storage.read(settings.get, "k") is not None  # reads never wait for writers
             other.rollback()
-        assert storage.set("k", "ours").value == "ours"
+        assert storage.write(settings.set_, "k", "ours").value == "ours"
     finally:
         storage.close()
 

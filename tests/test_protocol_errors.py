@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from idumb_daemon.contracts import SettingsGetParams
-from idumb_daemon.protocol.server import IdumbServer
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import IdumbServer, open_storage
 from idumb_daemon.storage.database import sqlite_path
 from tests.conftest import DaemonFactory
 from tests.pg import run_sql
@@ -192,7 +191,7 @@ def test_no_coercion(shared: Wire) -> None:
         ("settings/import", {"version": "1.0", "settings": [],
                              "exportedAt": "2026-11-26 01:10:58"}, "exportedAt"),
         ("settings/import", {"version": "1.0", "settings": [],
-                             "exportedAt": "2026-11-26T01:10:58.5Z"}, "exportedAt"),
+                             "exportedAt": "2026-11-26T01:10:58"}, "exportedAt"),
         ("settings/import", {"version": "1.0", "settings": [], "exportedAt": 0}, "exportedAt"),
         ("settings/getAll", {"prefix": 1}, "prefix"),
         ("settings/setMany", {"entries": {"key": "a", "value": "b"}}, "entries"),
@@ -375,17 +374,17 @@ def test_cancel_answers_a_request_that_has_not_started(spawn: DaemonFactory, db_
 def test_unserialisable_result_and_handler_bug_become_internal_errors(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = IdumbServer(Storage(f"sqlite:///{tmp_path / 'idumb.db'}"))
+    server = IdumbServer(open_storage(f"sqlite:///{tmp_path / 'idumb.db'}"))
 
-    @server.feature("daemon/status")
-    def status(_ls: IdumbServer, _p: object) -> object:
+    def status(_p: object) -> object:
         return object()
 
-    @server.feature("settings/get")
-    def get(_ls: IdumbServer, p: SettingsGetParams) -> object:
+    def get(p: SettingsGetParams) -> object:
         if p.key == "boom":
             raise RuntimeError("handler bug")
         return None
+
+    server.protocol.handlers.update({"daemon/status": status, "settings/get": get})
 
     messages: list[Any] = [
         {"jsonrpc": "2.0", "id": 1, "method": "daemon/status"},

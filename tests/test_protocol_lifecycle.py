@@ -168,22 +168,22 @@ NOISY = textwrap.dedent(
     import sys
 
     from idumb_daemon import cli
-    from idumb_daemon.storage.store import Storage
+    from idumb_daemon.storage import settings
 
-    plain_get = Storage.get
+    plain_get = settings.get
 
 
-    def noisy_get(self, key):
+    def noisy_get(tx, key):
         # What a misbehaving library does, in every way it can reach stdout.
         print("noise from print()")
         print("noise to sys.__stdout__", file=sys.__stdout__, flush=True)
         os.write(1, b"noise on fd 1\\n")
         sys.stdout.write("noise via sys.stdout\\n")
         sys.stdout.flush()
-        return plain_get(self, key)
+        return plain_get(tx, key)
 
 
-    Storage.get = noisy_get
+    settings.get = noisy_get
     raise SystemExit(cli.main())
     """
 )

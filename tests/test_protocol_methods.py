@@ -165,9 +165,9 @@ def test_get_all_without_params_lists_everything(empty: Wire) -> None:
                                                      {"key": "a", "value": "2"}]})
     assert [e["key"] for e in daemon.result("settings/getAll")] == ["a", "z"]
     assert [e["key"] for e in daemon.result("settings/getAll", {"limit": 1})] == ["a"]
-    # An optional param given as null means absent.
-    nulls = {"prefix": None, "after": None, "limit": None}
-    assert [e["key"] for e in daemon.result("settings/getAll", nulls)] == ["a", "z"]
+    # An optional param given as null is refused (PROTOCOL.md v2), not taken as absent.
+    for field in ("prefix", "after", "limit"):
+        assert daemon.error("settings/getAll", {field: None})["code"] == -32602
 
 
 def test_set_many_results_in_input_order(shared: Wire) -> None:

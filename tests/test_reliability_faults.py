@@ -4,25 +4,25 @@ Each is answered with its error code and the daemon keeps serving."""
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import settings
 from idumb_daemon.storage.database import Database
 from idumb_daemon.storage.errors import StorageFull
-from idumb_daemon.worker import Job, StorageWorker
+from idumb_daemon.worker import StorageWorker
 from tests.conftest import DaemonFactory
 from tests.reliability import (
     digest,
@@ -185,38 +185,35 @@ def test_a_write_failing_mid_group_leaves_no_write_of_that_group_acknowledged(
         dbapi_conn.execute("PRAGMA max_page_count=80")
 
     event.listen(Engine, "connect", cap)
-    worker = StorageWorker(Storage("sqlite:///" + str(tmp_path / "capped.db")))
-
-    def submit(call: Callable[[Storage], object], *, write: bool) -> Job[object]:
-        # A worker of its own runs no read inline: every call is queued.
-        return cast("Job[object]", worker.submit(call, write=write))
-
-    def fill(s: Storage, n: int) -> object:
-        return s.set(f"fill.{n}", "f" * 20_000)
-
-    def read(s: Storage, key: str) -> object:
-        return s.get(key)
-
+    worker = StorageWorker(open_storage("sqlite:///" + str(tmp_path / "capped.db")))
     worker.start()
     try:
         for n in range(200):
-            filled = submit(functools.partial(fill, n=n), write=True)
+            filled = worker.submit(
+                lambda s, n=n: s.write(settings.set_, f"fill.{n}", "f" * 20_000), write=True
+            )
             if isinstance(filled.exception(WAIT), StorageFull):
                 break
         else:
             raise AssertionError("never full")
         gate = threading.Event()
-        submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
+        worker.submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
         group = {
-            "before": submit(lambda s: s.set("before", "small"), write=True),
-            "big": submit(lambda s: s.set("big", "b" * 400_000), write=True),
-            "after": submit(lambda s: s.set("after", "small"), write=True),
+            "before": worker.submit(
+                lambda s: s.write(settings.set_, "before", "small"), write=True
+            ),
+            "big": worker.submit(
+                lambda s: s.write(settings.set_, "big", "b" * 400_000), write=True
+            ),
+            "after": worker.submit(lambda s: s.write(settings.set_, "after", "small"), write=True),
         }
         gate.set()
         errors = {key: future.exception(WAIT) for key, future in group.items()}
         assert isinstance(errors["big"], StorageFull), errors
         for key, error in errors.items():
-            stored = submit(functools.partial(read, key=key), write=False).result(WAIT)
+            stored = worker.submit(
+                lambda s, key=key: s.read(settings.get, key), write=False
+            ).result(WAIT)
             assert error is not None or stored is not None, f"{key} acknowledged, then lost"
     finally:
         worker.stop(WAIT)

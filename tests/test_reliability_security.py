@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from idumb_daemon.contracts import SettingInput, WorkspaceSetParams
-from idumb_daemon.storage import Storage
+from idumb_daemon.contracts import SettingInput
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import settings, workspaces
 from tests.conftest import DaemonFactory
 from tests.reliability import launcher, pipeline
 from tests.wire import sqlite_exec as query
@@ -100,23 +101,23 @@ def test_no_input_reaches_sql_text(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # SQLAlchemy connects through sqlite3.dbapi2, a read-only file through sqlite3.
     monkeypatch.setattr(sqlite3.dbapi2, "connect", recording_connect)
     monkeypatch.setattr(sqlite3, "connect", recording_connect)
-    storage = Storage("sqlite:///" + str(tmp_path / "sql.db"))
+    storage = open_storage("sqlite:///" + str(tmp_path / "sql.db"))
     try:
         storage.open()
         texts.clear()
-        storage.set(marker, marker)
-        storage.set_many([SettingInput(key=marker + "2", value=marker)])
-        storage.get(marker)
-        storage.get_all(prefix=marker, after=marker, limit=3)
-        storage.import_([SettingInput(key=marker + "3", value=marker)], replace=True)
-        storage.export()
-        storage.delete(marker)
-        storage.workspace_set(WorkspaceSetParams(project_dir="/" + marker, name=marker,
+        storage.write(settings.set_, marker, marker)
+        storage.write(settings.set_many, [SettingInput(key=marker + "2", value=marker)])
+        storage.read(settings.get, marker)
+        storage.read(lambda tx: settings.get_all(tx, prefix=marker, after=marker, limit=3))
+        storage.write(settings.import_, [SettingInput(key=marker + "3", value=marker)], True)
+        storage.read(settings.export)
+        storage.write(settings.delete, marker)
+        storage.write(lambda tx: workspaces.set_(tx, project_dir="/" + marker, name=marker,
                                                  config={marker: marker}))
-        storage.workspace_open("/" + marker)
-        storage.workspace_get("/" + marker)
-        storage.workspace_list(limit=5)
-        storage.workspace_delete("/" + marker)
+        storage.write(workspaces.open_, "/" + marker)
+        storage.read(workspaces.get, "/" + marker)
+        storage.read(workspaces.list_recent, 5)
+        storage.write(workspaces.delete, "/" + marker)
     finally:
         storage.close()
     # A statement at least per operation beside its BEGIN: the driver saw them.

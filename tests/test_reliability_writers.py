@@ -16,7 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from idumb_daemon.contracts import SettingInput
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import settings
 from tests.conftest import DaemonFactory
 from tests.reliability import errors_of, pipeline, responses, send_all, timed
 
@@ -164,16 +165,22 @@ def test_writes_begin_immediate_and_reads_end_at_once(tmp_path: Path) -> None:
         dbapi_conn.set_trace_callback(statements.append)
 
     event.listen(Engine, "connect", trace)
-    storage = Storage("sqlite:///" + str(tmp_path / "trace.db"))
+    storage = open_storage("sqlite:///" + str(tmp_path / "trace.db"))
     try:
         storage.open()
         operations: dict[str, tuple[bool, Callable[[], object]]] = {
-            "set": (True, lambda: storage.set("k", "v")),
-            "setMany": (True, lambda: storage.set_many([SettingInput(key="a", value="1")])),
-            "import": (True, lambda: storage.import_([SettingInput(key="k", value="w")])),
-            "delete": (True, lambda: storage.delete("a")),
-            "get": (False, lambda: storage.get("k")),
-            "getAll": (False, lambda: storage.get_all()),
+            "set": (True, lambda: storage.write(settings.set_, "k", "v")),
+            "setMany": (
+                True,
+                lambda: storage.write(settings.set_many, [SettingInput(key="a", value="1")]),
+            ),
+            "import": (
+                True,
+                lambda: storage.write(settings.import_, [SettingInput(key="k", value="w")]),
+            ),
+            "delete": (True, lambda: storage.write(settings.delete, "a")),
+            "get": (False, lambda: storage.read(settings.get, "k")),
+            "getAll": (False, lambda: storage.read(settings.get_all)),
         }
         for name, (write, operation) in operations.items():
             statements.clear()

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from idumb_daemon.contracts import SettingChange, WorkspaceSetParams
-from idumb_daemon.storage import Storage, sql
+from idumb_daemon.contracts import SettingChange
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import Storage, settings, sql, workspaces
 from idumb_daemon.storage import changes as feed_module
 from idumb_daemon.storage.changes import CHANGE_LOG, Changes
 
@@ -21,7 +22,7 @@ KEPT = 10_000  # rows the prune trigger of migration 0002 keeps
 
 @pytest.fixture
 def storage(tmp_path: Path) -> Iterator[Storage]:
-    store = Storage("sqlite:///" + str(tmp_path / "idumb.db"))
+    store = open_storage("sqlite:///" + str(tmp_path / "idumb.db"))
     store.open()
     yield store
     store.close()
@@ -50,7 +51,7 @@ def upsert(conn: sqlite3.Connection, key: str, value: str) -> None:
 def test_other_writers_changes_are_reported_with_current_rows(
     storage: Storage, other: sqlite3.Connection
 ) -> None:
-    storage.set("stays", "1")
+    storage.write(settings.set_, "stays", "1")
     storage.watch(True)
     assert storage.collect_changes() == Changes()
     upsert(other, "a", "1")
@@ -79,11 +80,11 @@ def test_own_writes_are_not_reported_alone_or_grouped(
     storage: Storage, other: sqlite3.Connection
 ) -> None:
     storage.watch(True)
-    storage.set("own", "1")
-    storage.workspace_set(WorkspaceSetParams(project_dir="/own", name="n"))
+    storage.write(settings.set_, "own", "1")
+    storage.write(workspaces.set_, "/own", "n")
     with storage.group():
-        storage.set("own2", "1")
-        storage.delete("own")
+        storage.write(settings.set_, "own2", "1")
+        storage.write(settings.delete, "own")
     upsert(other, "theirs", "1")
     assert values(storage.collect_changes()) == {"theirs": "1"}
 
@@ -95,7 +96,7 @@ def test_a_rolled_back_group_leaves_no_own_seqs_behind(
     # writer's commit, which must not be mistaken for ours.
     storage.watch(True)
     with pytest.raises(RuntimeError), storage.group():
-        storage.set("never", "1")
+        storage.write(settings.set_, "never", "1")
         raise RuntimeError("abandon the group")
     upsert(other, "theirs", "1")
     assert values(storage.collect_changes()) == {"theirs": "1"}
@@ -106,9 +107,9 @@ def test_a_key_both_sides_wrote_is_reported_with_the_stored_value(
 ) -> None:
     storage.watch(True)
     upsert(other, "k", "theirs")
-    storage.set("k", "ours")
+    storage.write(settings.set_, "k", "ours")
     assert values(storage.collect_changes()) == {"k": "ours"}
-    storage.set("k", "ours again")
+    storage.write(settings.set_, "k", "ours again")
     upsert(other, "k", "theirs again")
     assert values(storage.collect_changes()) == {"k": "theirs again"}
 
@@ -116,8 +117,8 @@ def test_a_key_both_sides_wrote_is_reported_with_the_stored_value(
 def test_renamed_and_replaced_keys_report_the_old_key_deleted(
     storage: Storage, other: sqlite3.Connection
 ) -> None:
-    storage.set("old", "1")
-    storage.set("victim", "1")
+    storage.write(settings.set_, "old", "1")
+    storage.write(settings.set_, "victim", "1")
     storage.watch(True)
     other.execute("UPDATE settings SET key = 'new' WHERE key = 'old'")
     assert values(storage.collect_changes()) == {"old": None, "new": "1"}
@@ -157,8 +158,8 @@ def test_change_log_stays_bounded(storage: Storage, other: sqlite3.Connection) -
 def test_a_watcher_behind_the_retained_log_resyncs_with_deletions(
     storage: Storage, other: sqlite3.Connection
 ) -> None:
-    storage.set("doomed", "1")
-    storage.set("kept", "1")
+    storage.write(settings.set_, "doomed", "1")
+    storage.write(settings.set_, "kept", "1")
     storage.watch(True)
     other.execute("BEGIN")
     other.execute("DELETE FROM settings WHERE key = 'doomed'")

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from idumb_daemon.storage import Storage
+from idumb_daemon.protocol.server import open_storage
+from idumb_daemon.storage import Storage, settings
 from idumb_daemon.storage.database import resolve_url
 from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.tx import Tx
 from idumb_daemon.worker import Job, Outcome, StorageWorker, settle
 
 WAIT = 30.0
@@ -22,7 +24,7 @@ WAIT = 30.0
 
 @pytest.fixture
 def worker(db_path: Path) -> Iterator[StorageWorker]:
-    worker = StorageWorker(Storage(resolve_url(db=str(db_path))))
+    worker = StorageWorker(open_storage(resolve_url(db=str(db_path))))
     yield worker
     worker.stop(WAIT)
 
@@ -49,8 +51,10 @@ def test_a_group_runs_in_order_and_acknowledges_only_after_its_commit(
     # Queued before the thread starts: they form one group behind the open.
     futures: list[Any] = []
     for i in range(50):
-        futures.append(worker.submit(lambda s, i=i: s.set("k", str(i)), write=True))
-        futures.append(worker.submit(lambda s: s.get("k"), write=False))
+        futures.append(
+            worker.submit(lambda s, i=i: s.write(settings.set_, "k", str(i)), write=True)
+        )
+        futures.append(worker.submit(lambda s: s.read(settings.get, "k"), write=False))
     worker.start()
     results = [f.result(WAIT) for f in futures]
     # Each read sees the write queued just before it: order of effect holds.
@@ -65,15 +69,15 @@ def test_a_failing_write_in_a_group_fails_only_itself(
 ) -> None:
     def broken(storage: Storage) -> None:
         # Writes, then fails: its own write must roll back with it.
-        def op(db: Any) -> None:
-            run(db, "INSERT INTO settings (key, value) VALUES ('partial', 'x')")
-            run(db, "INSERT INTO no_such_table VALUES (1)")
+        def op(tx: Tx) -> None:
+            run(tx.db, "INSERT INTO settings (key, value) VALUES ('partial', 'x')")
+            run(tx.db, "INSERT INTO no_such_table VALUES (1)")
 
-        storage._run(True, op)
+        storage.write(op)
 
-    before = worker.submit(lambda s: s.set("before", "1"), write=True)
+    before = worker.submit(lambda s: s.write(settings.set_, "before", "1"), write=True)
     failing = worker.submit(broken, write=True)
-    after = worker.submit(lambda s: s.set("after", "2"), write=True)
+    after = worker.submit(lambda s: s.write(settings.set_, "after", "2"), write=True)
     worker.start()
     assert before.result(WAIT).value == "1"
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
@@ -83,8 +87,8 @@ def test_a_failing_write_in_a_group_fails_only_itself(
 
 
 def test_a_job_cancelled_before_it_runs_is_skipped(worker: StorageWorker, db_path: Path) -> None:
-    kept = worker.submit(lambda s: s.set("kept", "1"), write=True)
-    dropped = worker.submit(lambda s: s.set("dropped", "1"), write=True)
+    kept = worker.submit(lambda s: s.write(settings.set_, "kept", "1"), write=True)
+    dropped = worker.submit(lambda s: s.write(settings.set_, "dropped", "1"), write=True)
     assert dropped.cancel()
     worker.start()
     assert kept.result(WAIT).value == "1"

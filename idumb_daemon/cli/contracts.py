@@ -14,7 +14,10 @@ def add_parsers(sub: Any) -> None:
     contracts.add_argument("--format", choices=["jsonschema", "typescript"])
     contracts.add_argument("--output", type=Path, help="write here instead of stdout")
     contracts.add_argument(
-        "--check", action="store_true", help="fail when the files in contracts/ are out of date"
+        "dir", nargs="?", type=Path, help="with --check: the contracts folder (default ./contracts)"
+    )
+    contracts.add_argument(
+        "--check", action="store_true", help="fail when the files in DIR are out of date"
     )
     contracts.set_defaults(run=run)
 

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout = sys.stderr
     configure_logging(args.log_level, args.log_file)
 
+    from idumb_daemon.protocol.server import open_storage
     from idumb_daemon.protocol.server import serve as serve_stdio
-    from idumb_daemon.storage import Storage
 
-    storage = Storage(storage_url(args), busy_timeout=args.busy_timeout)
+    storage = open_storage(storage_url(args), busy_timeout=args.busy_timeout)
     return serve_stdio(storage, sys.stdin.fileno(), protocol_out, args.client_process_id)

@@ -1,8 +1,10 @@
 """`idumb-daemon contracts`: print, write or check the generated contract files.
 
 The files are committed in contracts/ at the root of the source tree, so an editor
-extension can take its types from there; `--check` (run by CI) fails once they no
-longer match the contract classes.
+extension can take its types from there; `--check [DIR]` (run by CI, in the
+repository: DIR defaults to ./contracts) fails once they no longer match the
+contract classes. It reads nothing beside the installed package, so it works
+from a wheel as from a checkout.
 """
 
 from __future__ import annotations
@@ -24,11 +26,6 @@ FORMATS: dict[str, tuple[Callable[[Contracts], str], str]] = {
 """Format name: its renderer and its file in contracts/."""
 
 _DIFF_LINES = 40
-
-
-def contracts_dir() -> Path:
-    """contracts/ of the source tree this package runs from."""
-    return Path(__file__).resolve().parents[2] / "contracts"
 
 
 def generate(fmt: str, model: Contracts | None = None) -> str:
@@ -84,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
         if output is not None and len(formats) != 1:
             print("idumb-daemon: --check --output needs --format", file=sys.stderr)
             return 2
-        return check([(f, output or contracts_dir() / FORMATS[f][1]) for f in formats])
+        folder: Path = args.dir or Path("contracts")
+        return check([(f, output or folder / FORMATS[f][1]) for f in formats])
+    if args.dir is not None:
+        print("idumb-daemon: a contracts folder is only read by --check", file=sys.stderr)
+        return 2
     if args.format is None:
         print("idumb-daemon: contracts needs --format (or --check)", file=sys.stderr)
         return 2

@@ -60,12 +60,6 @@ Node: TypeAlias = Prim | Lit | JsonObj | ListOf | Ref | AnyOf | Limited
 NULL: Node = Prim("null")
 
 
-def nullable(node: Node) -> Node:
-    """`node`, or null."""
-    members = node.members if isinstance(node, AnyOf) else (node,)
-    return node if NULL in members else AnyOf((*members, NULL))
-
-
 @attrs.frozen
 class Field:
     name: str

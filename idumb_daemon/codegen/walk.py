@@ -1,8 +1,9 @@
 """Reads idumb_daemon.contracts into a `Contracts` model.
 
 Wire names come from the converter's own renaming, what is optional from the attrs
-defaults, limits from the `_Check` functions the converter runs. A type or check the
-generators cannot render is an error, never silently widened to "any".
+defaults, what may be null from the converter's rule, limits from the JSON Schema
+keywords each `Check` carries. A type the generators cannot render is an error,
+never silently widened to "any".
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import ast
 import inspect
 import itertools
+import operator
 import re
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Iterator
 from datetime import datetime
-from types import UnionType
+from functools import reduce
+from types import NoneType, UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import attrs
@@ -36,8 +40,8 @@ from idumb_daemon.codegen.model import (
     Prim,
     PrimName,
     Ref,
-    nullable,
 )
+from idumb_daemon.contracts import checks, converter
 
 _PRIMS: tuple[tuple[type, PrimName], ...] = (
     (str, "string"),
@@ -50,59 +54,24 @@ TIME_DEF = AliasDef(
     "Time",
     Limited(
         Prim("string"),
-        (("format", "date-time"), ("pattern", f"^{contracts._TIME.pattern}$")),
+        (("format", "date-time"), ("pattern", f"^{checks.TIME_PATTERN}$")),
     ),
     "RFC 3339 UTC with whole seconds, like 2026-11-26T01:10:58Z.",
 )
 """The wire form of every `datetime`; the contracts have no alias of their own for it."""
 
-_NOT_WIRE: tuple[type, ...] = (contracts.Method,)
+_NOT_WIRE: tuple[type, ...] = (contracts.Method, checks.Check)
 # The converter's one exception to forbidding unknown fields (LSP clients send many).
 _IGNORES_EXTRA: tuple[type, ...] = (contracts.InitializeParams,)
 # Open classes keep every other field in this attribute, flattened beside the rest.
 _OPEN_EXTRA = "extra"
 
 
-def _limits(base: Node, check: Callable[..., Any]) -> Node:
-    """`base` as narrowed by one of the contracts' `_Check` functions."""
-    c = contracts
-    if check is c._check_version:
-        return Lit((c.EXPORT_VERSION,))
-    if check is c._check_key:
-        # JSON Schema's lengths count code points, as the contracts do.
-        no_control = "^[^\\u0000-\\u001f\\u007f]*$"
-        keywords: tuple[tuple[str, Any], ...] = (
-            ("minLength", 1),
-            ("maxLength", c.MAX_KEY_CODE_POINTS),
-            ("pattern", no_control),
-        )
-    elif check is c._check_value:
-        # A byte limit is no schema keyword; as many code points is the bound it implies.
-        keywords = (
-            ("maxLength", c.MAX_VALUE_BYTES),
-            ("description", f"At most {c.MAX_VALUE_BYTES} bytes as UTF-8."),
-        )
-    elif check is c._normalise_project_dir:
-        keywords = (
-            ("minLength", 1),
-            ("maxLength", c.MAX_PROJECT_DIR_CODE_POINTS),
-            ("pattern", "^/"),
-        )
-    elif check is c._check_config:
-        keywords = (("description", f"At most {c.MAX_CONFIG_BYTES} bytes as compact UTF-8 JSON."),)
-    elif check.__qualname__.startswith(c._limit_check.__name__ + "."):
-        bounds = inspect.getclosurevars(check).nonlocals
-        keywords = (("minimum", bounds["low"]), ("maximum", bounds["high"]))
-    elif check.__qualname__.startswith(c._unique_keys_check.__name__ + "."):
-        bounds = inspect.getclosurevars(check).nonlocals
-        keywords = (
-            ("minItems", bounds["low"]),
-            ("maxItems", bounds["high"]),
-            ("description", "No key twice."),
-        )
-    else:
-        raise TypeError(f"codegen cannot render the check {check.__qualname__}: teach walk.py")
-    return Limited(base, keywords)
+def _limits(base: Node, check: checks.Check) -> Node:
+    """`base` as narrowed by a check, in the keywords the check carries."""
+    if check.values is not None:
+        return Lit(check.values)
+    return Limited(base, tuple(check.schema.items()))
 
 
 # The docs speak of Python values; the generated files are read by people on the wire.
@@ -145,15 +114,21 @@ def _is_wire_class(value: Any) -> bool:
     return (
         isinstance(value, type)
         and attrs.has(value)
-        and value.__module__ == contracts.__name__
+        and value.__module__.startswith(contracts.__name__ + ".")
         and not value.__name__.startswith("_")
         and value not in _NOT_WIRE
     )
 
 
+def _sources() -> str:
+    """The source of every module of the contracts package."""
+    names = sorted(n for n in sys.modules if n.startswith(contracts.__name__ + "."))
+    return "\n".join(inspect.getsource(sys.modules[n]) for n in names)
+
+
 class _Walker:
     def __init__(self) -> None:
-        self.docs = attribute_docs(inspect.getsource(contracts))
+        self.docs = attribute_docs(_sources())
         self.aliases = [(n, v) for n, v in vars(contracts).items() if _is_alias(n, v)]
 
     def node(self, t: Any) -> Node:
@@ -171,8 +146,9 @@ class _Walker:
         if t is datetime:
             return Ref(TIME_DEF.name)
         origin, args = get_origin(t), get_args(t)
-        if origin is Annotated and isinstance(t.__metadata__[0], contracts._Check):
-            return _limits(self.node(args[0]), t.__metadata__[0].fn)
+        if origin is Annotated and isinstance(t.__metadata__[0], checks.Check):
+            check = t.__metadata__[0]
+            return _limits(self.node(check.wire or args[0]), check)
         if origin is Literal and all(type(arg) is str for arg in args):
             return Lit(args)
         if origin in (Union, UnionType):
@@ -188,21 +164,27 @@ class _Walker:
         raise TypeError(f"codegen cannot render the type {t!r}")
 
     def field(self, cls: type, attribute: attrs.Attribute[Any], t: Any) -> Field:
+        name = contracts.wire_name(attribute.name)
+        if name in contracts.null_refused(cls) and get_origin(t) in (Union, UnionType):
+            # The field may be omitted, but the converter refuses an explicit null.
+            t = reduce(operator.or_, [arg for arg in get_args(t) if arg is not NoneType])
         node = self.node(t)
         default = attribute.default
         required = default is attrs.NOTHING
         shown = None
-        if not required and default is not None and default is not contracts.UNSET:
-            # The converter takes null for "absent" here; the field's default applies.
-            node = nullable(node)
-            if not isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                shown = contracts.unstructure(default)
+        if (
+            not required
+            and default is not None
+            and default is not contracts.UNSET
+            and not isinstance(default, attrs.Factory)  # type: ignore[arg-type]
+        ):
+            shown = contracts.unstructure(default)
         doc = self.docs.get((cls.__name__, attribute.name))
-        return Field(contracts._camel(attribute.name), node, required, doc, shown)
+        return Field(name, node, required, doc, shown)
 
     def object(self, cls: type) -> ObjectDef:
         hints = get_type_hints(cls, include_extras=True)
-        kept = contracts.CONVERTER.get_unstructure_hook(cls) is contracts._unstructure_open
+        kept = contracts.CONVERTER.get_unstructure_hook(cls) is converter.unstructure_open
         fields = tuple(
             self.field(cls, a, hints[a.name])
             for a in attrs.fields(cls)

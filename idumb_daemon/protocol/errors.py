@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from lsprotocol.types import ErrorCodes, LSPErrorCodes
+
 from idumb_daemon.storage.errors import (
     SchemaTooNew,
     StorageBusy,
@@ -15,12 +17,14 @@ from idumb_daemon.storage.errors import (
     TextNotStorable,
 )
 
-PARSE_ERROR: Final = -32700
-INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-INTERNAL_ERROR: Final = -32603
-REQUEST_CANCELLED: Final = -32800
+# JSON-RPC's and LSP's own codes, as lsprotocol names them; plain ints, as
+# they go on the wire.
+PARSE_ERROR: Final[int] = ErrorCodes.ParseError.value
+INVALID_REQUEST: Final[int] = ErrorCodes.InvalidRequest.value
+METHOD_NOT_FOUND: Final[int] = ErrorCodes.MethodNotFound.value
+INVALID_PARAMS: Final[int] = ErrorCodes.InvalidParams.value
+INTERNAL_ERROR: Final[int] = ErrorCodes.InternalError.value
+REQUEST_CANCELLED: Final[int] = LSPErrorCodes.RequestCancelled.value
 
 # Outside the ranges JSON-RPC (-32768..-32000) and LSP (-32899..-32800) reserve.
 STORAGE_CODES: Final[dict[type[StorageError], int]] = {

@@ -5,8 +5,12 @@ answering it, has no batches, falls back to namedtuples for params it has no
 type for, drops requests after `shutdown` without an answer, and swallows a
 result it cannot serialise. Here every frame is parsed and checked as the
 JSON-RPC 2.0 specification says, params are structured by the contracts'
-converter straight into their attrs class (METHODS names it per method), and
-every request with a usable id gets exactly one response.
+converter straight into their attrs class (the method table names it per
+method), and every request with a usable id gets exactly one response.
+
+Handlers live in `handlers` (filled by create_server from the method table),
+not in pygls' feature manager; what this module still takes from pygls is
+listed in pygls_seam.py.
 """
 
 from __future__ import annotations
@@ -20,17 +24,17 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
-from pygls.protocol import JsonRPCProtocol
+from lsprotocol import types as lsp
 
 from idumb_daemon import contracts
 from idumb_daemon.protocol import errors
 from idumb_daemon.protocol.framing import encode_frame
+from idumb_daemon.protocol.pygls_seam import JsonRpcException, JsonRPCProtocol
 from idumb_daemon.storage.errors import StorageError
 from idumb_daemon.worker import Done, Job
 
 if TYPE_CHECKING:
-    from pygls.server import JsonRPCServer
+    from idumb_daemon.protocol.pygls_seam import JsonRPCServer
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,11 @@ class Batch:
 class IdumbProtocol(JsonRPCProtocol):
     def __init__(self, server: JsonRPCServer, converter: Any) -> None:
         super().__init__(server, converter)
+        self.converter = converter
+        self.handlers: dict[str, Callable[[Any], Any]] = {}
+        """Method name: its handler, taking the structured params."""
+        self._running: dict[MsgId, Any] = {}
+        """Requests that may still be cancelled, by id."""
         self.send_bytes: Callable[[bytes], None] = lambda _data: None
         self.on_exit: Callable[[int], None] = lambda _code: None
         self.outstanding = 0
@@ -141,9 +150,10 @@ class IdumbProtocol(JsonRPCProtocol):
             return
         if reply_id is None:
             # Not even a notification is valid with params that are neither
-            # object nor array; anything else wrong with it stays unanswered.
-            params = message.get("params", {})
-            if isinstance(params, dict | list):
+            # object nor array (nor null, which is omitted); anything else
+            # wrong with it stays unanswered.
+            params = message.get("params")
+            if params is None or isinstance(params, dict | list):
                 self._notification(method, message)
             else:
                 self._reply(None, error=_invalid("params must be an object"), batch=batch)
@@ -159,14 +169,18 @@ class IdumbProtocol(JsonRPCProtocol):
         self.start_request(reply_id, method, params, batch)
 
     def _structure(self, method: str, message: dict[str, Any]) -> Any:
+        """The method's params, structured; or RpcError."""
         spec = contracts.METHODS.get(method)
-        if spec is None or method not in self.fm.features:
+        if spec is None or method not in self.handlers:
             raise errors.RpcError(
                 errors.METHOD_NOT_FOUND,
                 f"unknown method {method!r}",
                 contracts.MethodNotFoundData(method=method),
             )
-        params = message.get("params", _NO_ID)
+        # "params": null counts as omitted (pygls' own client sends it).
+        params = message.get("params")
+        if params is None:
+            params = _NO_ID
         if isinstance(params, list):
             raise errors.RpcError(
                 errors.INVALID_PARAMS,
@@ -199,7 +213,7 @@ class IdumbProtocol(JsonRPCProtocol):
             ) from None
 
     def start_request(self, msg_id: MsgId, method: str, params: Any, batch: Batch | None) -> None:
-        outcome = self._start(self._get_handler(method), params)
+        outcome = self._start(self.handlers[method], params)
         if isinstance(outcome, Done):
             # Finished already (a plain result, a read done inline, a
             # failure): answered now, with no callback and nothing to cancel.
@@ -212,7 +226,7 @@ class IdumbProtocol(JsonRPCProtocol):
         # Kept for a cancel only while it can still be cancelled: one that
         # settled at once has had its callback run already.
         if not outcome.done():
-            self._request_futures[msg_id] = outcome
+            self._running[msg_id] = outcome
 
     def _start(self, handler: Callable[[Any], Any], params: Any) -> Any:
         """Run a handler; returns a Done when it has finished, else a Job
@@ -234,42 +248,49 @@ class IdumbProtocol(JsonRPCProtocol):
         return Done(result)
 
     def _notification(self, method: str, message: dict[str, Any]) -> None:
-        if method == "$/cancelRequest":
+        if method == lsp.CANCEL_REQUEST:
             params = message.get("params")
             msg_id = _usable_id(params.get("id")) if isinstance(params, dict) else None
             if msg_id is not None:
                 self.cancel(msg_id)
             return
-        if method == "exit":
+        if method == lsp.EXIT:
             self.on_exit(0 if self.is_shutdown else 1)
             return
-        if method.startswith("$/") or method == "initialized" or self.is_shutdown:
+        if method.startswith("$/") or method == lsp.INITIALIZED or self.is_shutdown:
             return
         try:
             params = self._structure(method, message)
-            handler = self._get_handler(method)
-        except (errors.RpcError, JsonRpcMethodNotFound) as exc:
+        except errors.RpcError as exc:
             log.warning("ignoring notification %r: %s", method, exc)
             return
+        handler = self.handlers[method]
         # Executed, never answered; it still counts as in flight until done,
         # so a clean stop waits for its write.
         self.outstanding += 1
         self._start(handler, params).add_done_callback(self._notification_done)
 
     def cancel(self, msg_id: MsgId) -> None:
-        """Cancel a request that has not started; one running goes on.
+        """Cancel a request that has not started; one running goes on, so
+        its answer tells what it did.
 
         A storage job cancels only while still queued (it refuses
         once the storage thread has taken it); a coroutine only before its
-        first step."""
-        running = self._request_futures.get(msg_id)
-        if running is not None and not running.done():
-            running.cancel()
+        first step: cancelled later (daemon/watch awaiting its start), its
+        effect and its -32800 answer would disagree."""
+        running = self._running.get(msg_id)
+        if running is None or running.done():
+            return
+        if isinstance(running, asyncio.Task) and (
+            inspect.getcoroutinestate(running.get_coro()) != inspect.CORO_CREATED  # type: ignore[arg-type]
+        ):
+            return
+        running.cancel()
 
     # output
 
     def _handler_done(self, future: Any, *, msg_id: MsgId, batch: Batch | None) -> None:
-        self._request_futures.pop(msg_id, None)
+        self._running.pop(msg_id, None)
         if batch is not None:
             batch.finished()
         try:
@@ -312,7 +333,7 @@ class IdumbProtocol(JsonRPCProtocol):
         body = b""
         if error is None:
             try:
-                response["result"] = self._converter.unstructure(result)
+                response["result"] = self.converter.unstructure(result)
                 # Serialise here, inside the try, even for a batch member: a
                 # result that cannot be encoded must become -32603, not silence.
                 body = _encode(response)
@@ -323,7 +344,7 @@ class IdumbProtocol(JsonRPCProtocol):
         if error is not None:
             response["error"] = error.to_json()
             if error.data is not None:
-                response["error"]["data"] = self._converter.unstructure(error.data)
+                response["error"]["data"] = self.converter.unstructure(error.data)
             body = _encode(response)
         if batch is not None:
             batch.add(response)
@@ -336,14 +357,21 @@ class IdumbProtocol(JsonRPCProtocol):
     def notify(self, method: str, params: Any | None = None) -> None:
         if self.is_shutdown:
             return  # after shutdown only responses are sent
-        params = self._converter.unstructure(params)
+        params = self.converter.unstructure(params)
         message = {"jsonrpc": "2.0", "method": method, "params": params}
-        self._send_body(_encode(message))
+        try:
+            body = _encode(message)
+        except ValueError:
+            log.exception("notification %r not sent: not JSON", method)
+            return
+        self._send_body(body)
 
     def _send_data(self, data: Any) -> None:
         # pygls' own writer path (used by its built-in features) goes through
         # our framing too, so stdout never sees a second writer.
-        self._send_body(json.dumps(data, default=self._serialize_message).encode())
+        self._send_body(
+            json.dumps(data, default=self._serialize_message, allow_nan=False).encode()
+        )
 
 
 def _usable_id(value: Any) -> MsgId | None:
@@ -362,7 +390,7 @@ def _encode(message: Any) -> bytes:
     except UnicodeEncodeError:
         # A lone surrogate the client sent (in an id or a method name) has no
         # UTF-8 form: it goes back as the \u escape it came in as.
-        return json.dumps(message).encode()
+        return json.dumps(message, allow_nan=False).encode()
 
 
 def _not_json(constant: str) -> Any:
@@ -373,7 +401,9 @@ def _not_json(constant: str) -> Any:
 # Built once: json.loads and json.dumps given any option build a new decoder
 # or encoder on every call, a cost the size of the rest of a small request.
 _DECODER = json.JSONDecoder(parse_constant=_not_json)
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# allow_nan=False, the last line of defence: a NaN or infinity that reached a
+# response fails it (-32603) instead of sending what is not JSON.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def _make_text_encoder() -> Callable[[Any], str]:
@@ -386,7 +416,7 @@ def _make_text_encoder() -> Callable[[Any], str]:
         return _ENCODER.encode
     encode = make(
         None, _ENCODER.default, json.encoder.encode_basestring,
-        None, ": ", ", ", False, False, True,
+        None, ": ", ", ", False, False, False,
     )
     return lambda message: "".join(encode(message, 0))
 

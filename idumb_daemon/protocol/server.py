@@ -1,8 +1,11 @@
 """The daemon: a pygls JsonRPCServer serving one client on stdio.
 
-`create_server()` builds it (nothing is created at import time); `serve()`
-runs it until end of input, `exit`, SIGTERM or SIGINT, then answers what it
-has already read, closes the database and returns the exit status.
+`open_storage()` builds the storage it serves (with the migration step
+injected from here, so storage never imports migrations); `create_server()`
+builds the server, registering a handler for every method of the method
+table (nothing is created at import time); `serve()` runs it until end of
+input, `exit`, SIGTERM or SIGINT, then answers what it has already read,
+closes the database and returns the exit status.
 
 Two ways to stop. At the end of input or on `exit`, every request already
 read is executed and answered, however long that takes. On a signal, or once
@@ -21,24 +24,32 @@ import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from functools import partial
-from typing import Any, TypeVar
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final, TypeVar, TypeVarTuple, Unpack
 
-from pygls.server import JsonRPCServer
-
-from idumb_daemon import contracts
+from idumb_daemon import contracts, migrations
 from idumb_daemon.protocol import framing
-from idumb_daemon.protocol.handlers import daemon, settings, workspace
+from idumb_daemon.protocol.handlers import daemon, method_of, settings, workspace
+from idumb_daemon.protocol.pygls_seam import JsonRPCServer
 from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
-from idumb_daemon.storage.database import sqlite_path
+from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, sqlite_path
+from idumb_daemon.storage.errors import StorageUnavailable
+from idumb_daemon.storage.tx import Tx
 from idumb_daemon.watcher import Watcher
 from idumb_daemon.worker import Outcome, Pending, StorageWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+AREAS: Final[tuple[ModuleType, ...]] = (daemon, settings, workspace)
+"""The handler modules, one per protocol area."""
 
 # How long a hurried stop (a signal, the client gone) takes at most before
 # the process ends: the protocol promises an exit within 2 seconds.
@@ -65,11 +76,16 @@ class IdumbServer(JsonRPCServer):
         self._hurry: asyncio.Event | None = None
         self._watched: set[int] = set()
 
-    def call(self, op: Callable[[Storage], T], *, write: bool = False) -> Pending[T]:
-        """One storage operation, in arrival order: queued on the storage
-        thread (its Job settled on the event loop), or a read with nothing
-        ahead of it done at once."""
-        return self.worker.submit(op, write=write)
+    def read(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> Pending[T]:
+        """`op(tx, *args)`, a storage operation that only reads, in arrival
+        order: queued on the storage thread (its Job settled on the event
+        loop), or done at once when nothing is ahead of it."""
+        return self.worker.submit(lambda s: s.read(op, *args), write=False)
+
+    def write(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> Pending[T]:
+        """`op(tx, *args)`, a storage operation that writes, queued in arrival
+        order; answered once its group is committed."""
+        return self.worker.submit(lambda s: s.write(op, *args), write=True)
 
     async def storage_opened(self, timeout: float) -> None:
         """Wait (bounded) until the storage thread has tried to open the
@@ -347,10 +363,52 @@ async def _after(barrier: Future[None], earlier: list[asyncio.Future[Any]]) -> N
         await asyncio.wait(earlier)
 
 
-def create_server(storage: Storage) -> IdumbServer:
+def migrate_step(schema_dir: Path | None = None) -> Callable[[Database], int]:
+    """The migration step Storage runs on opening: migrations' refusals
+    become StorageUnavailable, so the daemon serves on without storage."""
+
+    def migrate(database: Database) -> int:
+        try:
+            return migrations.migrate(database, schema_dir=schema_dir).version
+        except (migrations.AdoptionRefused, migrations.MigrationFailed) as exc:
+            # Serving on a schema we cannot vouch for would corrupt it; the
+            # lifecycle and daemon/status keep working.
+            log.error("storage refused: %s", exc)
+            raise StorageUnavailable(str(exc)) from exc
+
+    return migrate
+
+
+def open_storage(
+    url: str,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    schema_dir: Path | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Storage:
+    """The daemon's storage for `url`, migrated on opening (not yet opened)."""
+    return Storage(url, migrate=migrate_step(schema_dir), busy_timeout=busy_timeout, clock=clock)
+
+
+class HandlerMissing(LookupError):
+    """A method of the method table has no handler: the server must not start."""
+
+
+def create_server(storage: Storage, areas: tuple[ModuleType, ...] = AREAS) -> IdumbServer:
+    """The server, with the handler of every method in the method table."""
     server = IdumbServer(storage)
-    for area in (daemon, settings, workspace):
-        area.register(server)
+    handlers = server.protocol.handlers
+    for area in areas:
+        for fn in vars(area).values():
+            method = method_of(fn)
+            if method is None:
+                continue
+            if method.name in handlers:
+                raise ValueError(f"two handlers for {method.name}")
+            handlers[method.name] = partial(fn, server)
+    missing = [name for name in contracts.METHODS if name not in handlers]
+    if missing:
+        raise HandlerMissing(f"no handler for {', '.join(missing)}")
     return server
 
 

@@ -3,5 +3,6 @@ on settings and workspace config. Knows nothing of JSON-RPC."""
 
 from idumb_daemon.storage.errors import StorageError
 from idumb_daemon.storage.store import Storage, StorageInfo
+from idumb_daemon.storage.tx import Tx
 
-__all__ = ["Storage", "StorageError", "StorageInfo"]
+__all__ = ["Storage", "StorageError", "StorageInfo", "Tx"]

@@ -1,19 +1,27 @@
-"""Settings operations: one function per operation, run inside a transaction
-the caller opened. SQL is parameterised and the same on SQLite and PostgreSQL
-but for `collate`, which makes PostgreSQL order keys by code point as SQLite's
-BINARY collation does."""
+"""Settings operations: one function per operation, each taking the `Tx` of the
+transaction it runs in. SQL is parameterised and the same on SQLite and
+PostgreSQL but for `tx.collate`, which makes PostgreSQL order keys by code
+point as SQLite's BINARY collation does."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
-import dataset
-
-from idumb_daemon.contracts import ImportResult, SettingInput, SettingsEntry, SettingsExport
+from idumb_daemon.contracts import (
+    EXPORT_VERSION,
+    ImportResult,
+    SettingInput,
+    SettingsEntry,
+    SettingsExport,
+)
 from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.tx import Tx
+
+log = logging.getLogger(__name__)
 
 _GET = "SELECT key, value, updated_at FROM settings WHERE key = ?"
 _UPSERT = (
@@ -23,34 +31,65 @@ _UPSERT = (
 _DELETE = "DELETE FROM settings WHERE key = ?"
 
 
+_LAST_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 @lru_cache(maxsize=1024)  # datetimes are immutable; stored times repeat
-def to_time(seconds: int | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
+def _time(seconds: object) -> datetime | None:
+    if type(seconds) is float and seconds.is_integer():
+        seconds = int(seconds)
+    if type(seconds) is not int or not 0 <= seconds <= _LAST_TIME:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def to_time(seconds: object, table: str = "row", name: str = "") -> datetime | None:
+    """A stored time as a datetime. Another program may have stored one that is
+    not unix seconds of a year 1970..9999 (milliseconds, say): that reads as
+    None, with a warning naming the row, so the rest is still served."""
+    time = _time(seconds)
+    if time is None and seconds is not None:
+        _out_of_contract(table, name, seconds)
+    return time
+
+
+def _out_of_contract(table: str, name: str, seconds: object) -> None:
+    log.warning(
+        "%s %r: stored time %r is not unix seconds of a year 1970..9999; read as null",
+        table, name, seconds,
+    )
 
 
 def _entry(row: tuple[Any, ...]) -> SettingsEntry:
-    return SettingsEntry(key=row[0], value=row[1], updated_at=to_time(row[2]))
+    # to_time inlined: this runs for every row read.
+    updated_at = _time(row[2])
+    if updated_at is None and row[2] is not None:
+        _out_of_contract("setting", row[0], row[2])
+    return SettingsEntry(key=row[0], value=row[1], updated_at=updated_at)
 
 
-def get(db: dataset.Database, key: str) -> SettingsEntry | None:
-    row = run(db, _GET, (key,)).fetchone()
+def get(tx: Tx, key: str) -> SettingsEntry | None:
+    row = run(tx.db, _GET, (key,)).fetchone()
     return None if row is None else _entry(row)
 
 
-def set_(db: dataset.Database, key: str, value: str, now: int) -> SettingsEntry:
+def _set(tx: Tx, key: str, value: str, now: int) -> SettingsEntry:
     # One statement: atomic against concurrent writers, never a unique-constraint error.
-    run(db, _UPSERT, (key, value, now))
-    return SettingsEntry(key=key, value=value, updated_at=to_time(now))
+    run(tx.db, _UPSERT, (key, value, now))
+    return SettingsEntry(key=key, value=value, updated_at=_time(now))
 
 
-def set_many(
-    db: dataset.Database, entries: Iterable[SettingInput], now: int
-) -> list[SettingsEntry]:
-    return [set_(db, e.key, e.value, now) for e in entries]
+def set_(tx: Tx, key: str, value: str) -> SettingsEntry:
+    return _set(tx, key, value, tx.now())
 
 
-def delete(db: dataset.Database, key: str) -> bool:
-    return bool(run(db, _DELETE, (key,)).rowcount)
+def set_many(tx: Tx, entries: Iterable[SettingInput]) -> list[SettingsEntry]:
+    now = tx.now()
+    return [_set(tx, e.key, e.value, now) for e in entries]
+
+
+def delete(tx: Tx, key: str) -> bool:
+    return bool(run(tx.db, _DELETE, (key,)).rowcount)
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -68,13 +107,9 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 
 def get_all(
-    db: dataset.Database,
-    *,
-    collate: str,
-    prefix: str | None,
-    after: str | None,
-    limit: int | None,
+    tx: Tx, prefix: str | None = None, after: str | None = None, limit: int | None = None
 ) -> list[SettingsEntry]:
+    collate = tx.collate
     where: list[str] = []
     params: list[Any] = []
     if prefix:
@@ -94,36 +129,31 @@ def get_all(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [_entry(row) for row in run(db, sql, params)]
+    return [_entry(row) for row in run(tx.db, sql, params)]
 
 
-def export(db: dataset.Database, *, collate: str, now: int) -> SettingsExport:
-    rows = run(db, f"SELECT key, value FROM settings ORDER BY key{collate}")
+def export(tx: Tx) -> SettingsExport:
+    rows = run(tx.db, f"SELECT key, value FROM settings ORDER BY key{tx.collate}")
     return SettingsExport(
-        version="1.0",
-        exported_at=to_time(now),
+        version=EXPORT_VERSION,
+        exported_at=_time(tx.now()),
         settings=[SettingInput(key=key, value=value) for key, value in rows],
     )
 
 
 def import_(
-    db: dataset.Database,
-    entries: list[SettingInput],
-    *,
-    replace: bool,
-    dry_run: bool,
-    now: int,
+    tx: Tx, entries: list[SettingInput], replace: bool = False, dry_run: bool = False
 ) -> ImportResult:
-    stored = dict(run(db, "SELECT key, value FROM settings").fetchall())
+    stored = dict(run(tx.db, "SELECT key, value FROM settings").fetchall())
     added = [e for e in entries if e.key not in stored]
     changed = [e for e in entries if e.key in stored and stored[e.key] != e.value]
     incoming = {e.key for e in entries}
     removed = sorted(k for k in stored if k not in incoming) if replace else []
     if not dry_run:
         # Unchanged entries are not written: they keep their updated_at.
-        set_many(db, added + changed, now)
+        set_many(tx, added + changed)
         for key in removed:
-            run(db, _DELETE, (key,))
+            run(tx.db, _DELETE, (key,))
     return ImportResult(
         imported=len(entries),
         added=[e.key for e in added],

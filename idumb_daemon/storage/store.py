@@ -1,5 +1,6 @@
-"""The storage facade the daemon talks to: opens, recovers and migrates the
-database, then runs each operation in its own transaction.
+"""Storage: opens, recovers and migrates the database, runs each operation
+(a function of settings.py or workspaces.py taking a `Tx`) in a transaction,
+follows the change feed, and closes.
 
 Storage failures never stop the daemon: a database that cannot be opened is
 remembered as the error every storage call raises (and, for an unreachable
@@ -14,23 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, TypeVarTuple, Unpack
 
 import attrs
 import dataset
 
-from idumb_daemon import migrations
-from idumb_daemon.contracts import (
-    ImportResult,
-    RecoveryInfo,
-    SettingInput,
-    SettingsEntry,
-    SettingsExport,
-    WorkspaceConfig,
-    WorkspaceSetParams,
-)
-from idumb_daemon.storage import changes, recovery, settings, workspaces
+from idumb_daemon.contracts import RecoveryInfo
+from idumb_daemon.storage import changes, recovery
 from idumb_daemon.storage.database import (
     DEFAULT_BUSY_TIMEOUT,
     Database,
@@ -44,9 +35,16 @@ from idumb_daemon.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
+from idumb_daemon.storage.tx import Tx
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+Migrate = Callable[[Database], int]
+"""Brings an opened database to the current schema and returns its version.
+Raises StorageError (the database is refused, the daemon serves on) or
+FatalStorageError (the daemon must not start)."""
 
 
 @attrs.frozen
@@ -62,15 +60,16 @@ class Storage:
         self,
         url: str,
         *,
+        migrate: Migrate,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        schema_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
         self.busy_timeout = busy_timeout
-        self.schema_dir = schema_dir
+        self._migrate = migrate
         self._clock = clock
         self._database: Database | None = None
+        self._tx: Tx | None = None
         self._failure: StorageError | None = None
         self._recovered: RecoveryInfo | None = None
         self._schema_version: int | None = None
@@ -91,7 +90,7 @@ class Storage:
 
     def open(self) -> None:
         """Open, recover and migrate. Storage failures are kept, not raised;
-        MigrationChecksumMismatch is raised: the daemon must not start."""
+        a FatalStorageError is raised: the daemon must not start."""
         try:
             path = sqlite_path(self.url)
             # Before opening: recovery may put another file in its place.
@@ -99,17 +98,10 @@ class Storage:
                 self._recovered = recovery.recover_if_corrupt(path)
             database = Database(self.url, busy_timeout=self.busy_timeout)
             try:
-                report = migrations.migrate(database, schema_dir=self.schema_dir)
+                self._schema_version = self._migrate(database)
             except BaseException:
                 database.close()  # a refused database is not kept open
                 raise
-            self._schema_version = report.version
-        except (migrations.AdoptionRefused, migrations.MigrationFailed) as exc:
-            # Serving on a schema we cannot vouch for would corrupt it; the
-            # lifecycle and daemon/status keep working.
-            self._failure = StorageUnavailable(str(exc))
-            log.error("storage refused: %s", exc)
-            return
         except StorageError as exc:
             self._failure = exc
             if isinstance(exc, SchemaTooNew):
@@ -117,6 +109,7 @@ class Storage:
             log.error("storage unavailable: %s", exc)
             return
         self._database = database
+        self._tx = Tx(database.db, self.collate, self._clock)
         self._failure = None
 
     def _ready(self) -> Database:
@@ -140,24 +133,41 @@ class Storage:
         consistent state. For a thread that does nothing but such reads."""
         self._local.alone = True
 
-    def _run(self, write: bool, op: Callable[[dataset.Database], T]) -> T:
+    def read(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> T:
+        """Run a read operation `op(tx, *args)` in a transaction of its own, or
+        in the savepoint of the group around it."""
+        return self._run(False, op, args)
+
+    def write(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> T:
+        """Run a write operation `op(tx, *args)`, as `read` does."""
+        return self._run(True, op, args)
+
+    def _run(self, write: bool, op: Callable[[Tx, Unpack[Ts]], T], args: tuple[*Ts]) -> T:
         database = self._ready()
+        tx = self._tx
+        assert tx is not None, "set with the database"
         if not write and getattr(self._local, "alone", False):
-            return self._read_alone(database, op)
-        with self._guard(database), self._transaction(database, write) as db:
-            result = op(db)
+            return self._read_alone(database, op, tx, args)
+        with self._guard(database), self._transaction(database, write):
+            result = op(tx, *args)
         if write:
             self.wrote = True
         return result
 
-    def _read_alone(self, database: Database, op: Callable[[dataset.Database], T]) -> T:
+    def _read_alone(
+        self,
+        database: Database,
+        op: Callable[[Tx, Unpack[Ts]], T],
+        tx: Tx,
+        args: tuple[*Ts],
+    ) -> T:
         """A read outside any explicit transaction: what `_guard` and
         `translate_errors` do, spelled out, as this is the path of every
         inline read and their context managers cost as much as the lookup."""
         try:
             database.check_file()
             try:
-                return op(database.db)
+                return op(tx, *args)
             finally:
                 # A statement through SQLAlchemy begins a transaction
                 # implicitly; left open it would pin this thread's snapshot
@@ -212,67 +222,6 @@ class Storage:
             hi = changes.last_seq(db)
         feed.own_write(lo, hi)  # only once committed: a rolled-back seq is reused
 
-    def now(self) -> int:
-        return int(self._clock())
-
-    # settings
-
-    def get(self, key: str) -> SettingsEntry | None:
-        return self._run(False, lambda db: settings.get(db, key))
-
-    def set(self, key: str, value: str) -> SettingsEntry:
-        return self._run(True, lambda db: settings.set_(db, key, value, self.now()))
-
-    def delete(self, key: str) -> bool:
-        return self._run(True, lambda db: settings.delete(db, key))
-
-    def get_all(
-        self, *, prefix: str | None = None, after: str | None = None, limit: int | None = None
-    ) -> list[SettingsEntry]:
-        return self._run(
-            False,
-            lambda db: settings.get_all(
-                db, collate=self.collate, prefix=prefix, after=after, limit=limit
-            ),
-        )
-
-    def set_many(self, entries: list[SettingInput]) -> list[SettingsEntry]:
-        return self._run(True, lambda db: settings.set_many(db, entries, self.now()))
-
-    def export(self) -> SettingsExport:
-        return self._run(
-            False, lambda db: settings.export(db, collate=self.collate, now=self.now())
-        )
-
-    def import_(
-        self, entries: list[SettingInput], *, replace: bool = False, dry_run: bool = False
-    ) -> ImportResult:
-        return self._run(
-            not dry_run,
-            lambda db: settings.import_(
-                db, entries, replace=replace, dry_run=dry_run, now=self.now()
-            ),
-        )
-
-    # workspace config
-
-    def workspace_get(self, project_dir: str) -> WorkspaceConfig | None:
-        return self._run(False, lambda db: workspaces.get(db, project_dir))
-
-    def workspace_set(self, params: WorkspaceSetParams) -> WorkspaceConfig:
-        return self._run(True, lambda db: workspaces.set_(db, params))
-
-    def workspace_open(self, project_dir: str) -> WorkspaceConfig:
-        return self._run(True, lambda db: workspaces.open_(db, project_dir, self.now()))
-
-    def workspace_list(self, limit: int = 50) -> list[WorkspaceConfig]:
-        return self._run(
-            False, lambda db: workspaces.list_recent(db, collate=self.collate, limit=limit)
-        )
-
-    def workspace_delete(self, project_dir: str) -> bool:
-        return self._run(True, lambda db: workspaces.delete(db, project_dir))
-
     # change feed
 
     def watch(self, enabled: bool) -> None:
@@ -280,7 +229,7 @@ class Storage:
         self._watching = enabled
         self._feed = None
         if enabled:
-            self._feed = self._run(False, self._start_feed)
+            self._feed = self.read(self._start_feed)
 
     def collect_changes(self) -> changes.Changes:
         """What other writers changed since the last call or since watch(True)."""
@@ -289,12 +238,12 @@ class Storage:
         feed = self._feed
         if feed is None:
             # watch(True) could not read the database; follow from now on.
-            self._feed = self._run(False, self._start_feed)
+            self._feed = self.read(self._start_feed)
             return changes.Changes()
-        return self._run(False, lambda db: feed.collect(db, source=self._source()))
+        return self.read(lambda tx: feed.collect(tx.db, source=self._source()))
 
-    def _start_feed(self, db: dataset.Database) -> changes.Feed | None:
-        return changes.Feed.start(db, source=self._source())
+    def _start_feed(self, tx: Tx) -> changes.Feed | None:
+        return changes.Feed.start(tx.db, source=self._source())
 
     def _source(self) -> object:
         """What a feed follows: a SQLite file by its identity, as a file put in

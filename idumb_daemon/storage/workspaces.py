@@ -1,20 +1,31 @@
-"""Workspace-config operations, run inside a transaction the caller opened."""
+"""Workspace-config operations, each taking the `Tx` of the transaction it runs in."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
-import dataset
-
-from idumb_daemon.contracts import UNSET, WorkspaceConfig, WorkspaceSetParams
+from idumb_daemon.contracts import UNSET, JsonObject, UnsetType, WorkspaceConfig
 from idumb_daemon.storage.settings import to_time
 from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.tx import Tx
 
 log = logging.getLogger(__name__)
 
 _COLUMNS = "project_dir, name, last_opened, config"
+
+
+def _not_finite(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+# Python's json reads 1e999 as inf and NaN/Infinity as such; JSON has none of them.
+_DECODER = json.JSONDecoder(
+    parse_constant=_not_finite,
+    parse_float=lambda text: float(text) if math.isfinite(float(text)) else _not_finite(text),
+)
 
 
 def encode_config(config: dict[str, Any] | None) -> str | None:
@@ -26,14 +37,18 @@ def decode_config(text: str | None, project_dir: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = _DECODER.decode(text)
+    except (ValueError, TypeError, RecursionError):
         value = None
     if not isinstance(value, dict):
-        # Another writer stored something that is not a JSON object; the wire
-        # shape has no place for it, so it reads as no config rather than failing
-        # every read of this workspace.
-        log.warning("workspace %s: stored config is not a JSON object; read as null", project_dir)
+        # Another writer stored something that is not a JSON object (or holds a
+        # number JSON cannot carry, as 1e999); the wire shape has no place for
+        # it, so it reads as no config rather than failing every read of this
+        # workspace.
+        log.warning(
+            "workspace %r: stored config is not a JSON object of finite numbers; read as null",
+            project_dir,
+        )
         return None
     return value
 
@@ -43,18 +58,18 @@ def _workspace(row: tuple[Any, ...]) -> WorkspaceConfig:
     return WorkspaceConfig(
         project_dir=project_dir,
         name=name,
-        last_opened=to_time(last_opened),
+        last_opened=to_time(last_opened, "workspace", project_dir),
         config=decode_config(config, project_dir),
     )
 
 
-def get(db: dataset.Database, project_dir: str) -> WorkspaceConfig | None:
+def get(tx: Tx, project_dir: str) -> WorkspaceConfig | None:
     sql = f"SELECT {_COLUMNS} FROM workspace_config WHERE project_dir = ?"
-    row = run(db, sql, (project_dir,)).fetchone()
+    row = run(tx.db, sql, (project_dir,)).fetchone()
     return None if row is None else _workspace(row)
 
 
-def _upsert(db: dataset.Database, project_dir: str, values: dict[str, Any]) -> WorkspaceConfig:
+def _upsert(tx: Tx, project_dir: str, values: dict[str, Any]) -> WorkspaceConfig:
     # Only the given columns are written on conflict: omitted fields keep their
     # stored value. Column names come from this module, never from input.
     columns = ["project_dir", *values]
@@ -62,38 +77,44 @@ def _upsert(db: dataset.Database, project_dir: str, values: dict[str, Any]) -> W
     touched = list(values) or ["project_dir"]
     updates = ", ".join(f"{c} = excluded.{c}" for c in touched)
     run(
-        db,
+        tx.db,
         f"INSERT INTO workspace_config ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)}) "
         f"ON CONFLICT (project_dir) DO UPDATE SET {updates}",
         (project_dir, *values.values()),
     )
-    stored = get(db, project_dir)
+    stored = get(tx, project_dir)
     assert stored is not None, "row upserted in this transaction"
     return stored
 
 
-def set_(db: dataset.Database, params: WorkspaceSetParams) -> WorkspaceConfig:
+def set_(
+    tx: Tx,
+    project_dir: str,
+    name: str | UnsetType | None = UNSET,
+    config: JsonObject | UnsetType | None = UNSET,
+) -> WorkspaceConfig:
+    """UNSET keeps the stored value, None clears it."""
     values: dict[str, Any] = {}
-    if params.name is not UNSET:
-        values["name"] = params.name
-    if params.config is not UNSET:
-        values["config"] = encode_config(params.config)
-    return _upsert(db, params.project_dir, values)
+    if name is not UNSET:
+        values["name"] = name
+    if config is not UNSET:
+        values["config"] = encode_config(config)
+    return _upsert(tx, project_dir, values)
 
 
-def open_(db: dataset.Database, project_dir: str, now: int) -> WorkspaceConfig:
-    return _upsert(db, project_dir, {"last_opened": now})
+def open_(tx: Tx, project_dir: str) -> WorkspaceConfig:
+    return _upsert(tx, project_dir, {"last_opened": tx.now()})
 
 
-def list_recent(db: dataset.Database, *, collate: str, limit: int) -> list[WorkspaceConfig]:
+def list_recent(tx: Tx, limit: int = 50) -> list[WorkspaceConfig]:
     sql = (
         f"SELECT {_COLUMNS} FROM workspace_config "
-        f"ORDER BY last_opened IS NULL, last_opened DESC, project_dir{collate} LIMIT ?"
+        f"ORDER BY last_opened IS NULL, last_opened DESC, project_dir{tx.collate} LIMIT ?"
     )
-    return [_workspace(row) for row in run(db, sql, (limit,))]
+    return [_workspace(row) for row in run(tx.db, sql, (limit,))]
 
 
-def delete(db: dataset.Database, project_dir: str) -> bool:
+def delete(tx: Tx, project_dir: str) -> bool:
     sql = "DELETE FROM workspace_config WHERE project_dir = ?"
-    return bool(run(db, sql, (project_dir,)).rowcount)
+    return bool(run(tx.db, sql, (project_dir,)).rowcount)

@@ -1,56 +1,55 @@
-"""settings/* methods: each makes one storage call (queued, or a read done at once)."""
+"""settings/*: each handler makes one storage call (queued, or a read done at once)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from idumb_daemon.contracts import (
-    DeleteResult,
-    ImportResult,
-    SettingsDeleteParams,
-    SettingsEntry,
-    SettingsExport,
-    SettingsExportParams,
-    SettingsGetAllParams,
-    SettingsGetParams,
-    SettingsImportParams,
-    SettingsSetManyParams,
-    SettingsSetParams,
-)
+from idumb_daemon import contracts as c
+from idumb_daemon.protocol.handlers import handles
+from idumb_daemon.storage import settings
+from idumb_daemon.storage.tx import Tx
 from idumb_daemon.worker import Pending
 
 if TYPE_CHECKING:
     from idumb_daemon.protocol.server import IdumbServer
 
 
-def register(server: IdumbServer) -> None:
-    @server.feature("settings/get")
-    def get(ls: IdumbServer, p: SettingsGetParams) -> Pending[SettingsEntry | None]:
-        return ls.call(lambda s: s.get(p.key))
+@handles(c.SETTINGS_GET)
+def get(server: IdumbServer, p: c.SettingsGetParams) -> Pending[c.SettingsEntry | None]:
+    return server.read(settings.get, p.key)
 
-    @server.feature("settings/set")
-    def set_(ls: IdumbServer, p: SettingsSetParams) -> Pending[SettingsEntry]:
-        return ls.call(lambda s: s.set(p.key, p.value), write=True)
 
-    @server.feature("settings/delete")
-    def delete(ls: IdumbServer, p: SettingsDeleteParams) -> Pending[DeleteResult]:
-        return ls.call(lambda s: DeleteResult(deleted=s.delete(p.key)), write=True)
+@handles(c.SETTINGS_SET)
+def set_(server: IdumbServer, p: c.SettingsSetParams) -> Pending[c.SettingsEntry]:
+    return server.write(settings.set_, p.key, p.value)
 
-    @server.feature("settings/getAll")
-    def get_all(ls: IdumbServer, p: SettingsGetAllParams) -> Pending[list[SettingsEntry]]:
-        return ls.call(lambda s: s.get_all(prefix=p.prefix, after=p.after, limit=p.limit))
 
-    @server.feature("settings/setMany")
-    def set_many(ls: IdumbServer, p: SettingsSetManyParams) -> Pending[list[SettingsEntry]]:
-        return ls.call(lambda s: s.set_many(p.entries), write=True)
+@handles(c.SETTINGS_DELETE)
+def delete(server: IdumbServer, p: c.SettingsDeleteParams) -> Pending[c.DeleteResult]:
+    return server.write(_delete, p.key)
 
-    @server.feature("settings/export")
-    def export(ls: IdumbServer, p: SettingsExportParams) -> Pending[SettingsExport]:
-        return ls.call(lambda s: s.export())
 
-    @server.feature("settings/import")
-    def import_(ls: IdumbServer, p: SettingsImportParams) -> Pending[ImportResult]:
-        return ls.call(
-            lambda s: s.import_(p.settings, replace=p.replace, dry_run=p.dry_run),
-            write=not p.dry_run,
-        )
+def _delete(tx: Tx, key: str) -> c.DeleteResult:
+    return c.DeleteResult(deleted=settings.delete(tx, key))
+
+
+@handles(c.SETTINGS_GET_ALL)
+def get_all(server: IdumbServer, p: c.SettingsGetAllParams) -> Pending[list[c.SettingsEntry]]:
+    return server.read(settings.get_all, p.prefix, p.after, p.limit)
+
+
+@handles(c.SETTINGS_SET_MANY)
+def set_many(server: IdumbServer, p: c.SettingsSetManyParams) -> Pending[list[c.SettingsEntry]]:
+    return server.write(settings.set_many, p.entries)
+
+
+@handles(c.SETTINGS_EXPORT)
+def export(server: IdumbServer, p: c.SettingsExportParams) -> Pending[c.SettingsExport]:
+    return server.read(settings.export)
+
+
+@handles(c.SETTINGS_IMPORT)
+def import_(server: IdumbServer, p: c.SettingsImportParams) -> Pending[c.ImportResult]:
+    if p.dry_run:
+        return server.read(settings.import_, p.settings, p.replace, True)
+    return server.write(settings.import_, p.settings, p.replace, False)

@@ -1,43 +1,43 @@
-"""workspaceConfig/* methods: each makes one storage call (queued, or a read done at once)."""
+"""workspaceConfig/*: each handler makes one storage call (queued, or a read done at once)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from idumb_daemon.contracts import (
-    DeleteResult,
-    WorkspaceConfig,
-    WorkspaceDeleteParams,
-    WorkspaceGetParams,
-    WorkspaceListParams,
-    WorkspaceOpenParams,
-    WorkspaceSetParams,
-)
+from idumb_daemon import contracts as c
+from idumb_daemon.protocol.handlers import handles
+from idumb_daemon.storage import workspaces
+from idumb_daemon.storage.tx import Tx
 from idumb_daemon.worker import Pending
 
 if TYPE_CHECKING:
     from idumb_daemon.protocol.server import IdumbServer
 
 
-def register(server: IdumbServer) -> None:
-    @server.feature("workspaceConfig/get")
-    def get(ls: IdumbServer, p: WorkspaceGetParams) -> Pending[WorkspaceConfig | None]:
-        return ls.call(lambda s: s.workspace_get(p.project_dir))
+@handles(c.WORKSPACE_GET)
+def get(server: IdumbServer, p: c.WorkspaceGetParams) -> Pending[c.WorkspaceConfig | None]:
+    return server.read(workspaces.get, p.project_dir)
 
-    @server.feature("workspaceConfig/set")
-    def set_(ls: IdumbServer, p: WorkspaceSetParams) -> Pending[WorkspaceConfig]:
-        return ls.call(lambda s: s.workspace_set(p), write=True)
 
-    @server.feature("workspaceConfig/open")
-    def open_(ls: IdumbServer, p: WorkspaceOpenParams) -> Pending[WorkspaceConfig]:
-        return ls.call(lambda s: s.workspace_open(p.project_dir), write=True)
+@handles(c.WORKSPACE_SET)
+def set_(server: IdumbServer, p: c.WorkspaceSetParams) -> Pending[c.WorkspaceConfig]:
+    return server.write(workspaces.set_, p.project_dir, p.name, p.config)
 
-    @server.feature("workspaceConfig/list")
-    def list_(ls: IdumbServer, p: WorkspaceListParams) -> Pending[list[WorkspaceConfig]]:
-        return ls.call(lambda s: s.workspace_list(p.limit))
 
-    @server.feature("workspaceConfig/delete")
-    def delete(ls: IdumbServer, p: WorkspaceDeleteParams) -> Pending[DeleteResult]:
-        return ls.call(
-            lambda s: DeleteResult(deleted=s.workspace_delete(p.project_dir)), write=True
-        )
+@handles(c.WORKSPACE_OPEN)
+def open_(server: IdumbServer, p: c.WorkspaceOpenParams) -> Pending[c.WorkspaceConfig]:
+    return server.write(workspaces.open_, p.project_dir)
+
+
+@handles(c.WORKSPACE_LIST)
+def list_(server: IdumbServer, p: c.WorkspaceListParams) -> Pending[list[c.WorkspaceConfig]]:
+    return server.read(workspaces.list_recent, p.limit)
+
+
+@handles(c.WORKSPACE_DELETE)
+def delete(server: IdumbServer, p: c.WorkspaceDeleteParams) -> Pending[c.DeleteResult]:
+    return server.write(_delete, p.project_dir)
+
+
+def _delete(tx: Tx, project_dir: str) -> c.DeleteResult:
+    return c.DeleteResult(deleted=workspaces.delete(tx, project_dir))
