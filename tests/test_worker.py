@@ -140,15 +140,15 @@ def test_a_job_failure_reaches_a_waiter_on_another_thread(
 
 
 def test_abandon_ends_a_lock_wait_and_cancels_what_is_queued(db_path: Path) -> None:
-    worker = StorageWorker(Storage(resolve_url(db=str(db_path)), busy_timeout=60))
+    worker = StorageWorker(open_storage(resolve_url(db=str(db_path)), busy_timeout=60))
     worker.start()
-    assert worker.submit(lambda s: s.set("seed", "0"), write=True).result(WAIT).value == "0"
+    assert worker.submit(lambda s: s.write(settings.set_, "seed", "0"), write=True).result(WAIT).value == "0"
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         # Taken together, they wait for the lock as one group.
-        waiting = worker.submit(lambda s: s.set("waiting", "1"), write=True)
-        queued = [worker.submit(lambda s, i=i: s.set(f"q{i}", "1"), write=True) for i in range(3)]
+        waiting = worker.submit(lambda s: s.write(settings.set_, "waiting", "1"), write=True)
+        queued = [worker.submit(lambda s, i=i: s.write(settings.set_, f"q{i}", "1"), write=True) for i in range(3)]
         worker.abandon()
         # Cancelled, well before the 60 s busy timeout would have passed.
         for job in [waiting, *queued]:
@@ -164,9 +164,9 @@ def test_abandon_ends_a_lock_wait_and_cancels_what_is_queued(db_path: Path) -> N
 def test_a_group_lost_to_a_trigger_s_rollback_runs_again_alone(
     worker: StorageWorker, db_path: Path
 ) -> None:
-    worker.submit(lambda s: s.set("seed", "0"), write=True)
+    worker.submit(lambda s: s.write(settings.set_, "seed", "0"), write=True)
     worker.start()
-    worker.submit(lambda s: s.get("seed"), write=False).result(WAIT)
+    worker.submit(lambda s: s.read(settings.get, "seed"), write=False).result(WAIT)
     conn = sqlite3.connect(db_path)
     conn.execute(
         "CREATE TRIGGER refuse BEFORE INSERT ON settings WHEN NEW.key = 'bad' "
@@ -177,7 +177,7 @@ def test_a_group_lost_to_a_trigger_s_rollback_runs_again_alone(
     release = threading.Event()
     worker.submit(lambda _s: release.wait(WAIT), write=False)
     keys = ["a", "bad", "b", "c"]
-    jobs = [worker.submit(lambda s, k=k: s.set(k, k), write=True) for k in keys]
+    jobs = [worker.submit(lambda s, k=k: s.write(settings.set_, k, k), write=True) for k in keys]
     release.set()
     outcomes = {k: job.exception(WAIT) for k, job in zip(keys, jobs, strict=True)}
     assert [k for k, error in outcomes.items() if error is not None] == ["bad"]
@@ -185,11 +185,11 @@ def test_a_group_lost_to_a_trigger_s_rollback_runs_again_alone(
 
 
 def test_a_read_waits_on_the_storage_thread_while_storage_is_not_open(db_path: Path) -> None:
-    storage = Storage(resolve_url(db=str(db_path)))
+    storage = open_storage(resolve_url(db=str(db_path)))
     worker = StorageWorker(storage)
     worker.read_inline_here()
     # Not open yet: an inline read would open it here, on the submitting thread.
-    job = worker.submit(lambda s: s.get("k"), write=False)
+    job = worker.submit(lambda s: s.read(settings.get, "k"), write=False)
     assert isinstance(job, Job)
     worker.start()
     assert job.result(WAIT) is None
