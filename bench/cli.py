@@ -21,26 +21,60 @@ from bench.measure import Plan
 from bench.run import Run
 from bench.servers import Server
 
-FULL = Plan(n=20000, seq=1000, rounds=5, repeat=3, spawns=5, big=100_000, chunk=10_000,
-            page_samples=30, idle_window=5.0, timeout=60.0)
+FULL = Plan(
+    n=20000,
+    seq=1000,
+    rounds=5,
+    repeat=3,
+    spawns=5,
+    big=100_000,
+    chunk=10_000,
+    page_samples=30,
+    idle_window=5.0,
+    timeout=60.0,
+)
 # Small enough for the test suite, big enough to pass through every code path.
-QUICK = Plan(n=300, seq=50, rounds=1, repeat=1, spawns=1, big=2000, chunk=1000,
-             page_samples=5, idle_window=0.5, timeout=30.0)
+QUICK = Plan(
+    n=300,
+    seq=50,
+    rounds=1,
+    repeat=1,
+    spawns=1,
+    big=2000,
+    chunk=1000,
+    page_samples=5,
+    idle_window=0.5,
+    timeout=30.0,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--n", type=int, help=f"pipelined requests per run (default {FULL.n})")
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes, for a smoke test; figures are not comparable")
-    parser.add_argument("--nodepeer", type=Path, metavar="DIR",
-                        help="folder with peer_server.js and its node_modules")
-    parser.add_argument("--json", action="store_true",
-                        help="after the table, print every figure as one JSON line")
-    parser.add_argument("--python", default=sys.executable,
-                        help="interpreter for the daemon and the raw loops (default: this one)")
-    parser.add_argument("--daemon-cmd", metavar="CMD",
-                        help="daemon command; gets --db PATH appended unless it holds {db}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes, for a smoke test; figures are not comparable",
+    )
+    parser.add_argument(
+        "--nodepeer",
+        type=Path,
+        metavar="DIR",
+        help="folder with peer_server.js and its node_modules",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="after the table, print every figure as one JSON line"
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter for the daemon and the raw loops (default: this one)",
+    )
+    parser.add_argument(
+        "--daemon-cmd",
+        metavar="CMD",
+        help="daemon command; gets --db PATH appended unless it holds {db}",
+    )
     parser.add_argument("--repeat", type=int, help="pipelined runs per figure (median)")
     parser.add_argument("--timeout", type=float, help="seconds any one answer may take")
     return parser
@@ -78,8 +112,9 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
             name: {k: None if v is None else round(v, 3) for k, v in figures.items()}
             for name, figures in bench.results.items()
         },
-        "ratios": {k: None if v is None else round(v, 3)
-                   for k, v in report.ratios(bench.results).items()},
+        "ratios": {
+            k: None if v is None else round(v, 3) for k, v in report.ratios(bench.results).items()
+        },
         "not_available": not_available,
         "errors": bench.errors,
     }

@@ -83,44 +83,111 @@ def _versus(figure: str) -> tuple[tuple[str, str], ...]:
 
 def rows(big: int) -> list[Row]:
     return [
-        Row("settings/get pipelined, req/s", "get_rps", "{:,.0f}", _versus("get_rps"),
+        Row(
+            "settings/get pipelined, req/s",
+            "get_rps",
+            "{:,.0f}",
+            _versus("get_rps"),
             "≥ 2.0x nodepeer, ≥ 0.3x raw",
-            _at_least(("get_rps_vs_nodepeer", 2.0), ("get_rps_vs_raw", 0.3))),
-        Row("settings/set pipelined, req/s", "set_rps", "{:,.0f}", _versus("set_rps"),
-            "≥ 2.0x nodepeer", _at_least(("set_rps_vs_nodepeer", 2.0))),
-        Row("round trip p50 (get), µs", "rtt_p50_us", "{:,.0f}",
-            (*_versus("rtt_p50_us"), ("rtt_p50_us_vs_asyncio", "asyncio loop"),
-             ("rtt_p50_us_vs_contracts", "asyncio + contracts"),
-             ("asyncio_rtt_p50_us_vs_raw", "raw for the asyncio loop itself"),
-             ("contracts_rtt_p50_us_vs_raw", "raw for asyncio + contracts")),
-            "≤ 1.3x raw", _at_most(("rtt_p50_us_vs_raw", 1.3))),
+            _at_least(("get_rps_vs_nodepeer", 2.0), ("get_rps_vs_raw", 0.3)),
+        ),
+        Row(
+            "settings/set pipelined, req/s",
+            "set_rps",
+            "{:,.0f}",
+            _versus("set_rps"),
+            "≥ 2.0x nodepeer",
+            _at_least(("set_rps_vs_nodepeer", 2.0)),
+        ),
+        Row(
+            "round trip p50 (get), µs",
+            "rtt_p50_us",
+            "{:,.0f}",
+            (
+                *_versus("rtt_p50_us"),
+                ("rtt_p50_us_vs_asyncio", "asyncio loop"),
+                ("rtt_p50_us_vs_contracts", "asyncio + contracts"),
+                ("asyncio_rtt_p50_us_vs_raw", "raw for the asyncio loop itself"),
+                ("contracts_rtt_p50_us_vs_raw", "raw for asyncio + contracts"),
+            ),
+            "≤ 1.3x raw",
+            _at_most(("rtt_p50_us_vs_raw", 1.3)),
+        ),
         Row("round trip p99 (get), µs", "rtt_p99_us", "{:,.0f}", _versus("rtt_p99_us")),
-        Row("spawn to first response, ms", "spawn_ms", "{:,.1f}",
+        Row(
+            "spawn to first response, ms",
+            "spawn_ms",
+            "{:,.1f}",
             (("spawn_ms_vs_import_only", "import only"),),
-            "≤ 1.15x import only", _at_most(("spawn_ms_vs_import_only", 1.15))),
-        Row("import only (the daemon's dependencies), ms", "import_only_ms", "{:,.1f}",
-            daemon_only=True),
+            "≤ 1.15x import only",
+            _at_most(("spawn_ms_vs_import_only", 1.15)),
+        ),
+        Row(
+            "import only (the daemon's dependencies), ms",
+            "import_only_ms",
+            "{:,.1f}",
+            daemon_only=True,
+        ),
         Row("idle RSS, MiB", "idle_rss_mib", "{:,.1f}", _versus("idle_rss_mib"), "reported"),
-        Row("RSS under load (peak), MiB", "load_rss_mib", "{:,.1f}", _versus("load_rss_mib"),
-            "reported"),
-        Row(f"{big:,} stored: get p50, µs", "big_get_p50_us", "{:,.0f}",
+        Row(
+            "RSS under load (peak), MiB",
+            "load_rss_mib",
+            "{:,.1f}",
+            _versus("load_rss_mib"),
+            "reported",
+        ),
+        Row(
+            f"{big:,} stored: get p50, µs",
+            "big_get_p50_us",
+            "{:,.0f}",
             (("big_get_p50_vs_small", "100-key p50"),),
-            "≤ 1.2x 100-key p50", _at_most(("big_get_p50_vs_small", 1.2)), daemon_only=True),
-        Row("… with 100 keys stored (alternated with it), µs", "small_get_p50_us", "{:,.0f}",
-            daemon_only=True),
-        Row(f"{big:,} stored: setMany fill, entries/s", "fill_entries_per_s", "{:,.0f}",
-            daemon_only=True),
+            "≤ 1.2x 100-key p50",
+            _at_most(("big_get_p50_vs_small", 1.2)),
+            daemon_only=True,
+        ),
+        Row(
+            "… with 100 keys stored (alternated with it), µs",
+            "small_get_p50_us",
+            "{:,.0f}",
+            daemon_only=True,
+        ),
+        Row(
+            f"{big:,} stored: setMany fill, entries/s",
+            "fill_entries_per_s",
+            "{:,.0f}",
+            daemon_only=True,
+        ),
         Row("getAll limit 100, first page, ms", "getall_start_ms", "{:,.2f}", daemon_only=True),
-        Row("getAll limit 100, last page, ms", "getall_end_ms", "{:,.2f}",
-            (("getall_end_vs_start", "first page"),), "≈ 1x first page: O(limit)",
-            daemon_only=True),
-        Row(f"RSS paging through {big:,} (start), MiB", "paging_rss_start_mib", "{:,.1f}",
-            daemon_only=True),
+        Row(
+            "getAll limit 100, last page, ms",
+            "getall_end_ms",
+            "{:,.2f}",
+            (("getall_end_vs_start", "first page"),),
+            "≈ 1x first page: O(limit)",
+            daemon_only=True,
+        ),
+        Row(
+            f"RSS paging through {big:,} (start), MiB",
+            "paging_rss_start_mib",
+            "{:,.1f}",
+            daemon_only=True,
+        ),
         Row("… middle, MiB", "paging_rss_mid_mib", "{:,.1f}", daemon_only=True),
-        Row("… end, MiB", "paging_rss_end_mib", "{:,.1f}",
-            (("paging_rss_end_vs_start", "start"),), "flat", daemon_only=True),
-        Row("idle CPU while watching, % of a core", "idle_cpu_pct", "{:,.2f}",
-            target="≈ 0", daemon_only=True),
+        Row(
+            "… end, MiB",
+            "paging_rss_end_mib",
+            "{:,.1f}",
+            (("paging_rss_end_vs_start", "start"),),
+            "flat",
+            daemon_only=True,
+        ),
+        Row(
+            "idle CPU while watching, % of a core",
+            "idle_cpu_pct",
+            "{:,.2f}",
+            target="≈ 0",
+            daemon_only=True,
+        ),
     ]
 
 
@@ -138,10 +205,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"{machine['date']}; {machine['cpu']}, {machine['cores']} cores "
         f"({machine['usable_cores']} usable), load average "
         f"{' '.join(map(str, machine['load_average']))}; Python {machine['python']}, "
-        f"SQLite {machine['sqlite']}" + (f", node {machine['node']}" if "node" in machine else "")
+        f"SQLite {machine['sqlite']}"
+        + (f", node {machine['node']}" if "node" in machine else "")
         + f"; n = {report['plan']['n']:,}",
         "",
-        "| figure | " + " | ".join(SERVERS.values())
+        "| figure | "
+        + " | ".join(SERVERS.values())
         + " | ratios (daemon/nodepeer, daemon/raw) | target |",
         "|---|" + "---:|" * len(SERVERS) + "---|---|",
     ]
@@ -153,10 +222,13 @@ def markdown(report: dict[str, Any]) -> str:
                 cells.append("—")
             else:
                 cells.append(_cell(figures.get(row.figure), row.fmt))
-        cells.append(", ".join(
-            f"{_cell(r.get(ratio), '{:.2f}')}x {who}" for ratio, who in row.ratios
-            if r.get(ratio) is not None
-        ))
+        cells.append(
+            ", ".join(
+                f"{_cell(r.get(ratio), '{:.2f}')}x {who}"
+                for ratio, who in row.ratios
+                if r.get(ratio) is not None
+            )
+        )
         verdict = row.met(r) if row.met else None
         cells.append(row.target + {True: " (met)", False: " (**missed**)", None: ""}[verdict])
         lines.append("| " + " | ".join(cells) + " |")

@@ -39,8 +39,11 @@ class Run:
             self._failed(server.name, what, server, exc)
             return None
         finally:
-            print(f"[bench] {server.name}: {what} took {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[bench] {server.name}: {what} took {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def stage(self, server: Server, what: str, step: Callable[[], Figures]) -> None:
         figures = self.attempt(server, what, step)
@@ -48,8 +51,9 @@ class Run:
             self.results[server.name].update(figures)
 
     def _failed(self, name: str, what: str, server: Server, exc: Exception) -> None:
-        self.errors.append(f"{name}, {what}: {type(exc).__name__}: {exc}"
-                           + self._stderr_tail(server))
+        self.errors.append(
+            f"{name}, {what}: {type(exc).__name__}: {exc}" + self._stderr_tail(server)
+        )
 
     def _stderr_tail(self, server: Server) -> str:
         path = self.logs / f"{server.name}.stderr"
@@ -86,15 +90,23 @@ class Run:
                     live[server.name] = (server, conn)
                     self.results[server.name]["idle_rss_mib"] = procfs.rss_mib(conn.pid)
             get = functools.partial(measure.get_rps, plan=plan)
-            gets = [self._each(live, f"pipelined get, run {r + 1}", get)
-                    for r in range(plan.repeat)]
-            trips = self.round_trips({
-                name: (server, self.db(server), measure.hot_get)
-                for name, (server, _conn) in live.items()
-            })
-            sets = [self._each(live, f"pipelined set, run {r + 1}",
-                               functools.partial(measure.set_rps, plan=plan, run=r))
-                    for r in range(plan.repeat)]
+            gets = [
+                self._each(live, f"pipelined get, run {r + 1}", get) for r in range(plan.repeat)
+            ]
+            trips = self.round_trips(
+                {
+                    name: (server, self.db(server), measure.hot_get)
+                    for name, (server, _conn) in live.items()
+                }
+            )
+            sets = [
+                self._each(
+                    live,
+                    f"pipelined set, run {r + 1}",
+                    functools.partial(measure.set_rps, plan=plan, run=r),
+                )
+                for r in range(plan.repeat)
+            ]
             for name, (_server, conn) in live.items():
                 figures = self.results[name]
                 figures["get_rps"] = statistics.median(run[name] for run in gets)
@@ -115,13 +127,19 @@ class Run:
         lineup = dict(lineup)  # the caller's stays whole
         times: dict[str, list[float]] = {name: [] for name in lineup}
         for round_no in range(plan.rounds):
-            print(f"[bench] round trips, set {round_no + 1} of fresh processes",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[bench] round trips, set {round_no + 1} of fresh processes",
+                file=sys.stderr,
+                flush=True,
+            )
             with contextlib.ExitStack() as stack:
                 live: dict[str, tuple[Connection, Calls]] = {}
                 for name, (server, db, calls) in lineup.items():
-                    conn = self.attempt(server, "start for round trips",
-                                        functools.partial(measure.connect, server, db, plan, logs))
+                    conn = self.attempt(
+                        server,
+                        "start for round trips",
+                        functools.partial(measure.connect, server, db, plan, logs),
+                    )
                     if conn is not None:
                         live[name] = (stack.enter_context(conn), calls)
                 for first in range(-measure.WARM_UP, plan.seq, measure.BLOCK):
@@ -140,27 +158,40 @@ class Run:
         return times
 
     def spawn(self, server: Server) -> None:
-        self.stage(server, "spawn", lambda: {
-            "spawn_ms": measure.spawn_ms(server, self.db(server), self.plan, self.logs)
-        })
+        self.stage(
+            server,
+            "spawn",
+            lambda: {"spawn_ms": measure.spawn_ms(server, self.db(server), self.plan, self.logs)},
+        )
 
     def daemon_only(self, daemon: Server, python: str) -> None:
         """The spawn set against importing the dependencies, then the large store."""
         plan, logs, db = self.plan, self.logs, self.db(daemon)
-        self.stage(daemon, "spawn against import only",
-                   lambda: measure.spawn_and_import_ms(daemon, python, db, plan, logs))
+        self.stage(
+            daemon,
+            "spawn against import only",
+            lambda: measure.spawn_and_import_ms(daemon, python, db, plan, logs),
+        )
         big_db = logs / "daemon-big.db"
-        self.stage(daemon, f"storing {plan.big:,}",
-                   lambda: measure.fill(daemon, big_db, plan, logs))
+        self.stage(
+            daemon, f"storing {plan.big:,}", lambda: measure.fill(daemon, big_db, plan, logs)
+        )
         small, big = "daemon on 100 keys", f"daemon on {plan.big:,} keys"
-        lookups = self.round_trips({
-            small: (daemon, db, measure.hot_get),
-            big: (daemon, big_db, measure.spread_get(plan)),
-        })
+        lookups = self.round_trips(
+            {
+                small: (daemon, db, measure.hot_get),
+                big: (daemon, big_db, measure.spread_get(plan)),
+            }
+        )
         if len(lookups) == 2:
-            self.results[daemon.name].update({
-                "small_get_p50_us": measure.percentile_us(lookups[small], 0.5),
-                "big_get_p50_us": measure.percentile_us(lookups[big], 0.5),
-            })
-        self.stage(daemon, f"{plan.big:,} stored",
-                   lambda: measure.large_session(daemon, big_db, plan, logs))
+            self.results[daemon.name].update(
+                {
+                    "small_get_p50_us": measure.percentile_us(lookups[small], 0.5),
+                    "big_get_p50_us": measure.percentile_us(lookups[big], 0.5),
+                }
+            )
+        self.stage(
+            daemon,
+            f"{plan.big:,} stored",
+            lambda: measure.large_session(daemon, big_db, plan, logs),
+        )

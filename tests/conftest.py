@@ -105,9 +105,11 @@ def spawn(db_path: Path) -> Iterator[DaemonFactory]:
     started: list[Wire] = []
 
     def start(*args: str, db: Path | None = None, **kw: object) -> Wire:
-        argv = list(args) if any(a in args for a in ("--db", "--database-url")) else [
-            "--db", str(db or db_path), *args
-        ]
+        argv = (
+            list(args)
+            if any(a in args for a in ("--db", "--database-url"))
+            else ["--db", str(db or db_path), *args]
+        )
         wire = Wire(argv, **kw)  # type: ignore[arg-type]
         started.append(wire)
         return wire

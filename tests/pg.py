@@ -110,8 +110,9 @@ class Cluster:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         log = str(self.folder / "log")
-        self._pg("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "30", "-o", options,
-                 "start")
+        self._pg(
+            "pg_ctl", "-D", str(self.data), "-l", log, "-w", "-t", "30", "-o", options, "start"
+        )
         self._running = True
 
     def stop(self, mode: str = "fast") -> None:

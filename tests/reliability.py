@@ -41,8 +41,16 @@ os.execv(sys.executable, [sys.executable, *sys.argv[3:]])
 
 def launcher(*, umask: int = -1, drop_dac: bool = False) -> list[str]:
     """A `command=` for Wire: the daemon with that umask, without DAC override."""
-    return [sys.executable, "-c", _LAUNCHER, str(umask), "1" if drop_dac else "0",
-            "-m", "idumb_daemon", "serve"]
+    return [
+        sys.executable,
+        "-c",
+        _LAUNCHER,
+        str(umask),
+        "1" if drop_dac else "0",
+        "-m",
+        "idumb_daemon",
+        "serve",
+    ]
 
 
 # A stand-in for a full disk where no small filesystem can be mounted: every

@@ -25,8 +25,11 @@ def on_one_socket(
     or inetd give it); the test holds the other end."""
     ours, theirs = socket.socketpair()
     proc = subprocess.Popen(
-        [*DAEMON, "--db", str(db_path), *args], stdin=theirs.fileno(), stdout=theirs.fileno(),
-        stderr=subprocess.DEVNULL, env=daemon_env(),
+        [*DAEMON, "--db", str(db_path), *args],
+        stdin=theirs.fileno(),
+        stdout=theirs.fileno(),
+        stderr=subprocess.DEVNULL,
+        env=daemon_env(),
     )
     theirs.close()
     try:

@@ -23,8 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 EVERYTHING = frozenset(
     {
-        "cli", "client", "codegen", "contracts", "migrations", "protocol",
-        "storage", "watcher", "worker", "__main__",
+        "cli",
+        "client",
+        "codegen",
+        "contracts",
+        "migrations",
+        "protocol",
+        "storage",
+        "watcher",
+        "worker",
+        "__main__",
     }
 )
 MAY_IMPORT: dict[str, frozenset[str]] = {

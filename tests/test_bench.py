@@ -21,18 +21,39 @@ YARDSTICK = REPO.parent / "shared" / "bench" / "raw_server.py"
 OUR_RAW = REPO / "bench" / "raw_server.py"
 
 EVERY_SERVER = (
-    "get_rps", "set_rps", "rtt_p50_us", "rtt_p99_us", "spawn_ms", "idle_rss_mib", "load_rss_mib"
+    "get_rps",
+    "set_rps",
+    "rtt_p50_us",
+    "rtt_p99_us",
+    "spawn_ms",
+    "idle_rss_mib",
+    "load_rss_mib",
 )
 DAEMON_ONLY = (
-    "import_only_ms", "small_get_p50_us", "big_get_p50_us", "fill_entries_per_s",
-    "getall_start_ms", "getall_end_ms", "paging_rss_start_mib", "paging_rss_mid_mib",
-    "paging_rss_end_mib", "paging_total_s", "idle_cpu_pct",
+    "import_only_ms",
+    "small_get_p50_us",
+    "big_get_p50_us",
+    "fill_entries_per_s",
+    "getall_start_ms",
+    "getall_end_ms",
+    "paging_rss_start_mib",
+    "paging_rss_mid_mib",
+    "paging_rss_end_mib",
+    "paging_total_s",
+    "idle_cpu_pct",
 )
 DAEMON_RATIOS = (
-    "get_rps_vs_raw", "set_rps_vs_raw", "rtt_p50_us_vs_raw", "spawn_ms_vs_import_only",
-    "big_get_p50_vs_small", "getall_end_vs_start", "paging_rss_end_vs_start",
-    "rtt_p50_us_vs_asyncio", "asyncio_rtt_p50_us_vs_raw",
-    "rtt_p50_us_vs_contracts", "contracts_rtt_p50_us_vs_raw",
+    "get_rps_vs_raw",
+    "set_rps_vs_raw",
+    "rtt_p50_us_vs_raw",
+    "spawn_ms_vs_import_only",
+    "big_get_p50_vs_small",
+    "getall_end_vs_start",
+    "paging_rss_end_vs_start",
+    "rtt_p50_us_vs_asyncio",
+    "asyncio_rtt_p50_us_vs_raw",
+    "rtt_p50_us_vs_contracts",
+    "contracts_rtt_p50_us_vs_raw",
 )
 
 
@@ -45,7 +66,10 @@ def bench_env() -> dict[str, str]:
 def run_bench(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--json", *args],
-        capture_output=True, text=True, env=bench_env(), timeout=90,
+        capture_output=True,
+        text=True,
+        env=bench_env(),
+        timeout=90,
     )
     # --json puts the whole report on the last line, after the table.
     return done, json.loads(done.stdout.strip().splitlines()[-1])
@@ -76,8 +100,10 @@ def test_quick_run_reports_every_figure_without_errors() -> None:
     assert report["ratios"]["get_rps_vs_nodepeer"] is None  # no --nodepeer given
     for name in ("cpu", "cores", "python", "sqlite", "date"):
         assert report["machine"][name], name
-    header = ("| figure | daemon | raw | asyncio loop | asyncio + contracts | nodepeer "
-              "| ratios (daemon/nodepeer, daemon/raw) | target |")
+    header = (
+        "| figure | daemon | raw | asyncio loop | asyncio + contracts | nodepeer "
+        "| ratios (daemon/nodepeer, daemon/raw) | target |"
+    )
     assert header in done.stdout
     assert "| settings/get pipelined, req/s |" in done.stdout
 
@@ -94,7 +120,10 @@ def test_a_daemon_that_cannot_serve_is_an_error_not_a_hang() -> None:
 def test_a_missing_nodepeer_folder_is_refused_before_measuring(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--nodepeer", str(tmp_path)],
-        capture_output=True, text=True, env=bench_env(), timeout=30,
+        capture_output=True,
+        text=True,
+        env=bench_env(),
+        timeout=30,
     )
     assert done.returncode == 2
     assert "peer_server.js" in done.stderr
@@ -131,7 +160,8 @@ def _loop(path: Path, wrapped: bool) -> list[str]:
     if wrapped:
         body = next(s for s in body if isinstance(s, ast.If)).body
     return [
-        ast.dump(s) for s in body
+        ast.dump(s)
+        for s in body
         if not isinstance(s, ast.Import)
         and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
     ]

@@ -32,7 +32,11 @@ def on_file(folder: Path) -> Target:
 def cli(db: Target, *args: str, stdin: str | None = None) -> Run:
     return subprocess.run(
         [sys.executable, "-m", "idumb_daemon", *args, *db.options],
-        input=stdin, capture_output=True, text=True, env=daemon_env(), timeout=WAIT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=daemon_env(),
+        timeout=WAIT,
         cwd=db.folder,
     )
 
@@ -68,26 +72,29 @@ def settings_commands(db: Target) -> None:
     assert (entry["key"], entry["value"]) == ("editor.font-size", "14 é")
     assert ok(cli(db, "settings", "get", "editor.font-size")) == "14 é\n"
     assert json.loads(ok(cli(db, "settings", "list", "--prefix", "editor."))) == [entry]
-    assert json.loads(ok(cli(db, "settings", "delete", "editor.font-size"))) == {
-        "deleted": True
-    }
-    assert "no setting 'editor.font-size'" in failed(
-        cli(db, "settings", "get", "editor.font-size")
-    )
+    assert json.loads(ok(cli(db, "settings", "delete", "editor.font-size"))) == {"deleted": True}
+    assert "no setting 'editor.font-size'" in failed(cli(db, "settings", "get", "editor.font-size"))
 
 
 def import_export_commands(db: Target) -> None:
-    document = {"version": "1.0", "exportedAt": "2026-11-26T01:10:58Z",
-                "settings": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}
+    document = {
+        "version": "1.0",
+        "exportedAt": "2026-11-26T01:10:58Z",
+        "settings": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}],
+    }
     file = db.folder / "export.json"
     file.write_text(json.dumps(document))
     assert json.loads(ok(cli(db, "settings", "import", str(file)))) == {
-        "imported": 2, "added": ["a", "b"], "changed": [], "removed": []
+        "imported": 2,
+        "added": ["a", "b"],
+        "changed": [],
+        "removed": [],
     }
 
     smaller = json.dumps({"version": "1.0", "settings": [{"key": "a", "value": "one"}]})
-    dry = json.loads(ok(cli(db, "settings", "import", "-", "--replace", "--dry-run",
-                            stdin=smaller)))
+    dry = json.loads(
+        ok(cli(db, "settings", "import", "-", "--replace", "--dry-run", stdin=smaller))
+    )
     assert dry == {"imported": 1, "added": [], "changed": ["a"], "removed": ["b"]}
     replaced = json.loads(ok(cli(db, "settings", "import", "--replace", stdin=smaller)))
     assert replaced == dry
@@ -122,16 +129,31 @@ def test_settings_import_and_export_on_postgresql(tmp_path: Path, pg_url: str) -
 
 def test_one_command_line_names_every_subcommand(tmp_path: Path) -> None:
     helped = subprocess.run(
-        [sys.executable, "-m", "idumb_daemon", "--help"], capture_output=True, text=True,
-        env=daemon_env(), timeout=WAIT, cwd=tmp_path,
+        [sys.executable, "-m", "idumb_daemon", "--help"],
+        capture_output=True,
+        text=True,
+        env=daemon_env(),
+        timeout=WAIT,
+        cwd=tmp_path,
     )
     assert helped.returncode == 0, helped.stderr
     for name in ("serve", "call", "settings", "migrate", "schema", "contracts"):
         assert name in helped.stdout
     # The migrations' own entry point is the same declarations, by themselves.
     alone = subprocess.run(
-        [sys.executable, "-m", "idumb_daemon.migrations", "migrate", "--dry-run",
-         "--db", str(tmp_path / "x.db")],
-        capture_output=True, text=True, env=daemon_env(), timeout=WAIT, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "idumb_daemon.migrations",
+            "migrate",
+            "--dry-run",
+            "--db",
+            str(tmp_path / "x.db"),
+        ],
+        capture_output=True,
+        text=True,
+        env=daemon_env(),
+        timeout=WAIT,
+        cwd=tmp_path,
     )
     assert alone.returncode == 0, alone.stderr

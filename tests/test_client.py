@@ -55,8 +55,12 @@ def test_every_typed_call(database_url: str, stderr_file: IO[bytes]) -> None:
         many = client.set_many({"b.class": "2", "a.from": "1", "c-d.e": "3"})
         assert [e.key for e in many] == ["b.class", "a.from", "c-d.e"]
         assert all(isinstance(e, SettingsEntry) for e in many)
-        assert [e.key for e in client.get_all()] == ["a.from", "b.class", "c-d.e",
-                                                     "editor.fontSize"]
+        assert [e.key for e in client.get_all()] == [
+            "a.from",
+            "b.class",
+            "c-d.e",
+            "editor.fontSize",
+        ]
         assert [e.key for e in client.get_all(prefix="b.")] == ["b.class"]
         assert [e.key for e in client.get_all(after="b.class", limit=1)] == ["c-d.e"]
 
@@ -66,17 +70,23 @@ def test_every_typed_call(database_url: str, stderr_file: IO[bytes]) -> None:
         export = client.export()
         assert isinstance(export, SettingsExport) and export.version == "1.0"
         assert just_now(export.exported_at)
-        assert export.settings == [SettingInput("a.from", "1"), SettingInput("b.class", "2"),
-                                   SettingInput("editor.fontSize", "14")]
+        assert export.settings == [
+            SettingInput("a.from", "1"),
+            SettingInput("b.class", "2"),
+            SettingInput("editor.fontSize", "14"),
+        ]
 
-        file = SettingsExport(version="1.0", settings=[SettingInput("a.from", "1"),
-                                                       SettingInput("new", "n")])
+        file = SettingsExport(
+            version="1.0", settings=[SettingInput("a.from", "1"), SettingInput("new", "n")]
+        )
         dry = client.import_(file, replace=True, dry_run=True)
-        assert dry == ImportResult(imported=2, added=["new"], changed=[],
-                                   removed=["b.class", "editor.fontSize"])
+        assert dry == ImportResult(
+            imported=2, added=["new"], changed=[], removed=["b.class", "editor.fontSize"]
+        )
         assert client.get("new") is None
-        assert client.import_(file) == ImportResult(imported=2, added=["new"], changed=[],
-                                                    removed=[])
+        assert client.import_(file) == ImportResult(
+            imported=2, added=["new"], changed=[], removed=[]
+        )
         assert client.import_(export, replace=True) == ImportResult(
             imported=3, added=[], changed=[], removed=["new"]
         )
@@ -84,8 +94,9 @@ def test_every_typed_call(database_url: str, stderr_file: IO[bytes]) -> None:
 
         assert client.workspace_get("/p") is None
         ws = client.workspace_set("/p//q/", name="Q", config={"tabs": 4})
-        assert ws == WorkspaceConfig(project_dir="/p/q", name="Q", last_opened=None,
-                                     config={"tabs": 4})
+        assert ws == WorkspaceConfig(
+            project_dir="/p/q", name="Q", last_opened=None, config={"tabs": 4}
+        )
         assert client.workspace_set("/p/q", name=None) == WorkspaceConfig(
             project_dir="/p/q", name=None, last_opened=None, config={"tabs": 4}
         )
@@ -168,7 +179,10 @@ def test_errors_carry_code_and_data(tmp_path: Path, stderr_file: IO[bytes]) -> N
 def test_attach_to_given_streams(tmp_path: Path, stderr_file: IO[bytes]) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "idumb_daemon", "serve", "--db", str(tmp_path / "idumb.db")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file, env=daemon_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr_file,
+        env=daemon_env(),
     )
     assert process.stdin is not None and process.stdout is not None
     try:

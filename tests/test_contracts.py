@@ -249,8 +249,11 @@ def test_omitted_and_null_differ_where_null_clears() -> None:
         (c.WatchParams, {}, c.WatchParams(enabled=True)),
         (c.WorkspaceListParams, {}, c.WorkspaceListParams(limit=50)),
         (c.SettingsGetAllParams, {}, c.SettingsGetAllParams()),
-        (c.SettingsImportParams, {"version": "1.0", "settings": []},
-         c.SettingsImportParams(version="1.0", settings=[])),
+        (
+            c.SettingsImportParams,
+            {"version": "1.0", "settings": []},
+            c.SettingsImportParams(version="1.0", settings=[]),
+        ),
         # LSP's own shape, where processId is `integer | null`.
         (c.InitializeParams, {"processId": None}, c.InitializeParams()),
     ],
@@ -269,8 +272,11 @@ def test_omitted_optional_params_take_their_default(
         (c.SettingsGetAllParams, {"prefix": None}, "prefix"),
         (c.SettingsGetAllParams, {"after": None}, "after"),
         (c.SettingsGetAllParams, {"limit": None}, "limit"),
-        (c.SettingsImportParams, {"version": "1.0", "settings": [], "exportedAt": None},
-         "exportedAt"),
+        (
+            c.SettingsImportParams,
+            {"version": "1.0", "settings": [], "exportedAt": None},
+            "exportedAt",
+        ),
         (c.SettingsImportParams, {"version": "1.0", "settings": [], "replace": None}, "replace"),
         (c.SettingsImportParams, {"version": "1.0", "settings": [], "dryRun": None}, "dryRun"),
     ],
@@ -294,8 +300,9 @@ def test_explicit_null_for_an_optional_param_is_refused(
 )
 def test_export_time_is_any_rfc3339_time(text: str, expected: datetime) -> None:
     """An export the TypeScript app made (toISOString(): milliseconds) must import."""
-    params = structure({"version": "1.0", "settings": [], "exportedAt": text},
-                       c.SettingsImportParams)
+    params = structure(
+        {"version": "1.0", "settings": [], "exportedAt": text}, c.SettingsImportParams
+    )
     assert params.exported_at == expected
 
 

@@ -33,7 +33,14 @@ def test_contracts_check_works_from_an_installed_package(tmp_path: Path) -> None
     parents = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
     (Path(site.stdout.strip()) / "test_parent_env.pth").write_text("\n".join(sorted(parents)))
     install = run(
-        python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", REPO,
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        REPO,
         cwd=tmp_path,
     )
     assert install.returncode == 0, install.stderr
@@ -46,8 +53,9 @@ def test_contracts_check_works_from_an_installed_package(tmp_path: Path) -> None
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    named = run(python, "-m", "idumb_daemon", "contracts", "--check", REPO / "contracts",
-                cwd=elsewhere)
+    named = run(
+        python, "-m", "idumb_daemon", "contracts", "--check", REPO / "contracts", cwd=elsewhere
+    )
     assert named.returncode == 0, named.stderr
 
     missing = run(python, "-m", "idumb_daemon", "contracts", "--check", cwd=elsewhere)

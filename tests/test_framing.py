@@ -28,9 +28,7 @@ def feed_in_pieces(data: bytes, cuts: list[int]) -> list[object]:
 
 
 @given(
-    messages=st.lists(
-        st.tuples(st.sampled_from(HEADER_FORMS), st.binary(max_size=64)), max_size=8
-    ),
+    messages=st.lists(st.tuples(st.sampled_from(HEADER_FORMS), st.binary(max_size=64)), max_size=8),
     cuts=st.lists(st.integers(min_value=0), max_size=12),
 )
 def test_frames_survive_any_split_in_any_header_form(
@@ -44,7 +42,8 @@ def test_an_unusable_header_is_an_error_and_the_next_frame_is_read() -> None:
     good = encode_frame(b"{}")
     for bad in (b"Content-Length: x\r\n\r\n", b"Content-Type: y\r\n\r\n"):
         assert FrameParser().feed(bad + good) == [
-            FrameError("missing or invalid Content-Length header"), b"{}"
+            FrameError("missing or invalid Content-Length header"),
+            b"{}",
         ]
 
 

@@ -19,12 +19,15 @@ from tests.wire import WAIT, Wire, frame, parse_frames
 
 SEED = 20261201
 
+
 @st.composite
 def unusable_header(draw: st.DrawFn) -> bytes:
     """A header block without a usable Content-Length (no terminator)."""
-    kind = draw(st.sampled_from(
-        ["huge", "negative", "not a number", "disagreeing twice", "missing", "signed", "spaced"]
-    ))
+    kind = draw(
+        st.sampled_from(
+            ["huge", "negative", "not a number", "disagreeing twice", "missing", "signed", "spaced"]
+        )
+    )
     name = draw(st.sampled_from([b"Content-Length", b"content-length", b"CONTENT-LENGTH"]))
     if kind == "huge":
         # 19 to 50,000 significant digits: past any length, past int()'s limit.
@@ -129,7 +132,7 @@ def test_a_daemon_serves_on_through_seeded_unusable_headers(tmp_path: Path) -> N
         pos = 0
         while pos < len(data):  # cut into writes of seeded sizes
             step = rng.choice([1, 7, 100, 4096, 65536, 300_000])
-            wire.send_raw(data[pos:pos + step])
+            wire.send_raw(data[pos : pos + step])
             pos += step
         wire.close_stdin()
         assert wire.wait(WAIT) == 0
@@ -155,9 +158,11 @@ def test_responses_stay_whole_on_one_socket_through_seeded_mixes(tmp_path: Path)
             value = "v" * size
             msg_id = f"{run}-{i}"
             sizes[msg_id] = entries
-            data += request(msg_id, "settings/setMany", {"entries": [
-                {"key": f"k.{i}.{j}", "value": value} for j in range(entries)
-            ]})
+            data += request(
+                msg_id,
+                "settings/setMany",
+                {"entries": [{"key": f"k.{i}.{j}", "value": value} for j in range(entries)]},
+            )
         with on_one_socket(tmp_path / f"s{run}.db") as (sock, proc):
             out = exchange(sock, bytes(data), len(sizes), read_sizes=rng_size)
             assert proc.wait(WAIT) == 0
@@ -171,4 +176,3 @@ _READS = random.Random(SEED + 2)
 def rng_size() -> int:
     """Seeded read sizes: a slow reader makes the daemon's writes partial."""
     return _READS.choice([512, 4096, 65536])
-

@@ -66,7 +66,8 @@ def test_a_stored_time_out_of_contract_reads_as_null(
     assert workspace["lastOpened"] is None
     listed = daemon.result("workspaceConfig/list", {})
     assert {w["projectDir"]: w["lastOpened"] is None for w in listed} == {
-        "/p/good": False, "/p/odd": True
+        "/p/good": False,
+        "/p/odd": True,
     }
     daemon.notify("exit")
     finish(daemon)
@@ -77,8 +78,17 @@ def test_a_stored_time_out_of_contract_reads_as_null(
 
 @pytest.mark.parametrize(
     "stored",
-    ['{"n":1e999}', '{"n":-1e999}', '{"a":{"b":[NaN]}}', '{"x":Infinity}', "[1,2]", '"text"',
-     "7", "not json", '{"a":1'],
+    [
+        '{"n":1e999}',
+        '{"n":-1e999}',
+        '{"a":{"b":[NaN]}}',
+        '{"x":Infinity}',
+        "[1,2]",
+        '"text"',
+        "7",
+        "not json",
+        '{"a":1',
+    ],
 )
 def test_a_stored_config_out_of_contract_reads_as_null(
     spawn: DaemonFactory, db_path: Path, stored: str

@@ -83,7 +83,8 @@ def test_an_unusable_content_length_on_a_pipe_is_answered_and_skipped(
 
 
 @pytest.mark.parametrize(
-    "bad", [UNUSABLE_HEADERS["4,301 digits"], UNUSABLE_HEADERS["40,000 digits"]],
+    "bad",
+    [UNUSABLE_HEADERS["4,301 digits"], UNUSABLE_HEADERS["40,000 digits"]],
     ids=["4,301 digits", "40,000 digits"],
 )
 def test_an_unusable_content_length_in_a_regular_file_is_answered_and_skipped(
@@ -93,8 +94,11 @@ def test_an_unusable_content_length_in_a_regular_file_is_answered_and_skipped(
     given.write_bytes(around(bad) + around(bad))
     with given.open("rb") as stdin:
         done = subprocess.run(
-            [*DAEMON, "--db", str(db_path)], stdin=stdin, capture_output=True,
-            env=daemon_env(), timeout=WAIT,
+            [*DAEMON, "--db", str(db_path)],
+            stdin=stdin,
+            capture_output=True,
+            env=daemon_env(),
+            timeout=WAIT,
         )
     assert done.returncode == 0, done.stderr
     messages = parse_frames(done.stdout)
@@ -106,7 +110,8 @@ def test_an_unusable_content_length_in_a_regular_file_is_answered_and_skipped(
 
 
 @pytest.mark.parametrize(
-    ("entries", "value_size"), [(1200, 1000), (300, 4000), (8000, 100)],
+    ("entries", "value_size"),
+    [(1200, 1000), (300, 4000), (8000, 100)],
     ids=["1.2 MB of 1 kB values", "1.2 MB of 4 kB values", "many small entries"],
 )
 def test_responses_are_whole_when_stdin_and_stdout_are_one_socket(
@@ -145,18 +150,27 @@ def test_the_end_of_input_answers_every_request_read_before_it(
     imports = 7
     size = 50_000
     data = b"".join(
-        frame(request(i, "settings/import", {
-            "version": "1.0",
-            "settings": [{"key": f"i{i}.{j:05d}", "value": "x"} for j in range(size)],
-        }))
+        frame(
+            request(
+                i,
+                "settings/import",
+                {
+                    "version": "1.0",
+                    "settings": [{"key": f"i{i}.{j:05d}", "value": "x"} for j in range(size)],
+                },
+            )
+        )
         for i in range(imports)
     )
     given = tmp_path / "input"
     given.write_bytes(data)
     with given.open("rb") as stdin:
         done = subprocess.run(
-            [*DAEMON, "--db", str(db_path)], stdin=stdin, capture_output=True,
-            env=daemon_env(), timeout=120,
+            [*DAEMON, "--db", str(db_path)],
+            stdin=stdin,
+            capture_output=True,
+            env=daemon_env(),
+            timeout=120,
         )
     assert done.returncode == 0, done.stderr
     answers = by_id(parse_frames(done.stdout))
@@ -176,12 +190,20 @@ def test_shutdown_is_answered_after_every_earlier_request(
 ) -> None:
     daemon = spawn()
     batches = 30
-    daemon.send_raw(b"".join(
-        frame(request(f"many-{i}", "settings/setMany", {"entries": [
-            {"key": f"m.{i:02d}.{j:04d}", "value": "v"} for j in range(1000)
-        ]}))
-        for i in range(batches)
-    ) + frame(request("down", "shutdown")) + frame(request("late", "settings/get", {"key": "k"})))
+    daemon.send_raw(
+        b"".join(
+            frame(
+                request(
+                    f"many-{i}",
+                    "settings/setMany",
+                    {"entries": [{"key": f"m.{i:02d}.{j:04d}", "value": "v"} for j in range(1000)]},
+                )
+            )
+            for i in range(batches)
+        )
+        + frame(request("down", "shutdown"))
+        + frame(request("late", "settings/get", {"key": "k"}))
+    )
     if ending == "shutdown and exit":
         daemon.notify("exit")
     daemon.close_stdin()
@@ -346,12 +368,14 @@ def test_host_arguments_are_accepted_and_the_client_process_is_watched(
 @pytest.mark.parametrize(
     "args", [["--stdio", "--bogus"], ["--clientProcessId=x"], ["--clientProcessId=0"], ["--tcp"]]
 )
-def test_other_unknown_options_still_exit_2_with_a_message(
-    db_path: Path, args: list[str]
-) -> None:
+def test_other_unknown_options_still_exit_2_with_a_message(db_path: Path, args: list[str]) -> None:
     done = subprocess.run(
-        [*DAEMON, "--db", str(db_path), *args], stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, env=daemon_env(), timeout=WAIT,
+        [*DAEMON, "--db", str(db_path), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=daemon_env(),
+        timeout=WAIT,
     )
     assert done.returncode == 2
     assert done.stdout == ""
@@ -410,4 +434,3 @@ def test_repeated_initialize_watches_the_client_process_once(spawn: DaemonFactor
         client.kill()
         client.wait()
     assert daemon.wait(EXIT_BOUND) == 0
-

@@ -64,9 +64,9 @@ LAYERS = ("contracts", "protocol", "storage", "worker.py", "client.py", "codegen
 
 def test_a_method_name_is_written_once_in_the_source() -> None:
     """Everywhere else the method is named by its table entry."""
-    sources = [
-        path for layer in LAYERS for path in sorted((PACKAGE / layer).glob("**/*.py"))
-    ] + [PACKAGE / layer for layer in LAYERS if layer.endswith(".py")]
+    sources = [path for layer in LAYERS for path in sorted((PACKAGE / layer).glob("**/*.py"))] + [
+        PACKAGE / layer for layer in LAYERS if layer.endswith(".py")
+    ]
     for name in contracts.METHODS:
         holders = [
             path.relative_to(PACKAGE).as_posix()

@@ -56,8 +56,10 @@ def test_postgresql_urls_use_psycopg_3_and_an_explicit_driver_is_kept() -> None:
     ("url", "shown"),
     [
         ("postgresql://alice:pw%40x@db/team", "postgresql://alice:***@db/team"),
-        ("postgresql://alice@db/team?password=pw&sslmode=require",
-         "postgresql://alice@db/team?password=***&sslmode=require"),
+        (
+            "postgresql://alice@db/team?password=pw&sslmode=require",
+            "postgresql://alice@db/team?password=***&sslmode=require",
+        ),
         ("postgresql://alice@db/team?PASSWORD=pw", "postgresql://alice@db/team?PASSWORD=***"),
         ("postgresql://alice@db/team?sslpassword=pw", "postgresql://alice@db/team?sslpassword=***"),
         ("postgresql://alice@db:5433/team", "postgresql://alice@db:5433/team"),
@@ -69,17 +71,26 @@ def test_safe_url_shows_the_users_url_without_its_password(url: str, shown: str)
 
 
 def test_connect_settings_bound_the_wait_and_the_url_wins() -> None:
-    keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-                  "keepalives_count": 3, "tcp_user_timeout": 60_000}
+    keepalives = {
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 60_000,
+    }
     plain = postgres_connect_args(make_url("postgresql://h/d"), 2.5)
     assert plain == {"connect_timeout": 5, "options": "-c lock_timeout=2500", **keepalives}
     given = postgres_connect_args(
-        make_url("postgresql://h/d?connect_timeout=1&keepalives_idle=5"
-                 "&options=-c%20lock_timeout%3D9"), 0
+        make_url(
+            "postgresql://h/d?connect_timeout=1&keepalives_idle=5&options=-c%20lock_timeout%3D9"
+        ),
+        0,
     )
     # Ours first: the URL's later -c lock_timeout overrides it; 0 never means "no limit".
-    assert given == {"options": "-c lock_timeout=1 -c lock_timeout=9",
-                     **{k: v for k, v in keepalives.items() if k != "keepalives_idle"}}
+    assert given == {
+        "options": "-c lock_timeout=1 -c lock_timeout=9",
+        **{k: v for k, v in keepalives.items() if k != "keepalives_idle"},
+    }
 
 
 def test_the_postgres_scheme_means_postgresql() -> None:

@@ -54,13 +54,13 @@ def test_key_length_counts_code_points(shared: Wire) -> None:
             ("settings/set", {"key": key, "value": "v"}),
             ("settings/get", {"key": key}),
             ("settings/delete", {"key": key}),
-            ("settings/setMany", {"entries": [{"key": "ok", "value": "v"},
-                                              {"key": key, "value": "v"}]}),
+            (
+                "settings/setMany",
+                {"entries": [{"key": "ok", "value": "v"}, {"key": key, "value": "v"}]},
+            ),
             ("settings/import", {"version": "1.0", "settings": [{"key": key, "value": "v"}]}),
         ):
-            assert paths(shared, method, params) in (
-                ["key"], ["entries.1.key"], ["settings.0.key"]
-            )
+            assert paths(shared, method, params) in (["key"], ["entries.1.key"], ["settings.0.key"])
     assert shared.result("settings/get", {"key": "ok"}) is None
 
 
@@ -75,9 +75,9 @@ def test_value_limit_is_bytes_of_utf8(shared: Wire) -> None:
         assert shared.result("settings/get", {"key": "lim.value"})["value"] == value
     for value in ("x" * (MIB + 1), "é" * (MIB // 2) + "x", "x" + "😀" * (MIB // 4)):
         assert paths(shared, "settings/set", {"key": "lim.value2", "value": value}) == ["value"]
-        assert paths(shared, "settings/setMany", {
-            "entries": [{"key": "lim.value2", "value": value}]
-        }) == ["entries.0.value"]
+        assert paths(
+            shared, "settings/setMany", {"entries": [{"key": "lim.value2", "value": value}]}
+        ) == ["entries.0.value"]
     assert shared.result("settings/get", {"key": "lim.value2"}) is None
 
 
@@ -88,9 +88,7 @@ def test_config_limit_is_compact_json_bytes(shared: Wire) -> None:
     stored = shared.result("workspaceConfig/set", {"projectDir": d, "config": at_limit})
     assert stored["config"] == at_limit
     for over in ({"k": "x" * (room + 1)}, {"k": "é" * (room // 2) + "x"}):
-        assert paths(shared, "workspaceConfig/set", {"projectDir": d, "config": over}) == [
-            "config"
-        ]
+        assert paths(shared, "workspaceConfig/set", {"projectDir": d, "config": over}) == ["config"]
     assert shared.result("workspaceConfig/get", {"projectDir": d})["config"] == at_limit
 
 
@@ -98,13 +96,18 @@ def test_project_dir_limit_is_code_points_as_given(shared: Wire) -> None:
     longest = "/" + "d" * 4095
     assert shared.result("workspaceConfig/open", {"projectDir": longest})["projectDir"] == longest
     longest_astral = "/" + "😀" * 4095
-    assert shared.result("workspaceConfig/set", {"projectDir": longest_astral})[
-        "projectDir"
-    ] == longest_astral
+    assert (
+        shared.result("workspaceConfig/set", {"projectDir": longest_astral})["projectDir"]
+        == longest_astral
+    )
     # 4097 code points as given, although it would normalise to 4096.
     for too_long in ("/" + "d" * 4096, "/" + "d" * 4095 + "/"):
-        for method in ("workspaceConfig/get", "workspaceConfig/set", "workspaceConfig/open",
-                       "workspaceConfig/delete"):
+        for method in (
+            "workspaceConfig/get",
+            "workspaceConfig/set",
+            "workspaceConfig/open",
+            "workspaceConfig/delete",
+        ):
             assert paths(shared, method, {"projectDir": too_long}) == ["projectDir"]
 
 
@@ -136,19 +139,17 @@ def test_set_many_entry_count_and_duplicates(shared: Wire) -> None:
     assert len(stored) == 10000 and stored[-1]["key"] == "lim.many/09999"
     assert len(shared.result("settings/getAll", {"prefix": "lim.many/"})) == 10000
 
-    dup = [{"key": k, "value": "v"} for k in ("lim.dup/a", "lim.dup/b", "lim.dup/c",
-                                               "lim.dup/a")]
+    dup = [{"key": k, "value": "v"} for k in ("lim.dup/a", "lim.dup/b", "lim.dup/c", "lim.dup/a")]
     assert paths(shared, "settings/setMany", {"entries": dup}) == ["entries.3.key"]
     assert shared.result("settings/getAll", {"prefix": "lim.dup/"}) == []
 
 
 def test_import_entry_count(shared: Wire) -> None:
     entries = [{"key": f"lim.imp/{i:06d}", "value": "v"} for i in range(100001)]
-    assert paths(shared, "settings/import", {"version": "1.0", "settings": entries}) == [
-        "settings"
-    ]
-    report = shared.result("settings/import", {"version": "1.0", "settings": entries[:100000],
-                                               "dryRun": True})
+    assert paths(shared, "settings/import", {"version": "1.0", "settings": entries}) == ["settings"]
+    report = shared.result(
+        "settings/import", {"version": "1.0", "settings": entries[:100000], "dryRun": True}
+    )
     assert report["imported"] == 100000 and len(report["added"]) == 100000
     assert shared.result("settings/getAll", {"prefix": "lim.imp/", "limit": 1}) == []
 
@@ -162,8 +163,11 @@ def test_import_entry_count(shared: Wire) -> None:
         ("settings/getAll", {"after": "\ud83d"}, "after"),
         ("workspaceConfig/set", {"projectDir": "/\ud800"}, "projectDir"),
         ("workspaceConfig/set", {"projectDir": "/x", "name": "\ud800"}, "name"),
-        ("workspaceConfig/set", {"projectDir": "/x", "config": {"a": ["ok", "\ud800"]}},
-         "config.a.1"),
+        (
+            "workspaceConfig/set",
+            {"projectDir": "/x", "config": {"a": ["ok", "\ud800"]}},
+            "config.a.1",
+        ),
     ],
 )
 def test_lone_surrogates_are_refused(shared: Wire, method: str, params: Any, path: str) -> None:
@@ -188,10 +192,16 @@ def test_no_coercion(shared: Wire) -> None:
         ("settings/import", {"version": "1.0", "settings": [], "replace": "true"}, "replace"),
         ("settings/import", {"version": "1.0", "settings": [], "dryRun": 1}, "dryRun"),
         ("settings/import", {"version": "1.0", "settings": {}}, "settings"),
-        ("settings/import", {"version": "1.0", "settings": [],
-                             "exportedAt": "2026-11-26 01:10:58"}, "exportedAt"),
-        ("settings/import", {"version": "1.0", "settings": [],
-                             "exportedAt": "2026-11-26T01:10:58"}, "exportedAt"),
+        (
+            "settings/import",
+            {"version": "1.0", "settings": [], "exportedAt": "2026-11-26 01:10:58"},
+            "exportedAt",
+        ),
+        (
+            "settings/import",
+            {"version": "1.0", "settings": [], "exportedAt": "2026-11-26T01:10:58"},
+            "exportedAt",
+        ),
         ("settings/import", {"version": "1.0", "settings": [], "exportedAt": 0}, "exportedAt"),
         ("settings/getAll", {"prefix": 1}, "prefix"),
         ("settings/setMany", {"entries": {"key": "a", "value": "b"}}, "entries"),
@@ -228,27 +238,45 @@ def test_unknown_fields_are_refused_at_any_depth(shared: Wire) -> None:
     assert paths(shared, "settings/get", {"key": "k", "Key": "k"}) == ["Key"]
     assert paths(shared, "daemon/status", {"verbose": True}) == ["verbose"]
     assert paths(shared, "settings/export", {"format": "json"}) == ["format"]
-    assert paths(shared, "settings/setMany", {"entries": [
-        {"key": "a", "value": "b"}, {"key": "c", "value": "d", "updatedAt": None}
-    ]}) == ["entries.1.updatedAt"]
-    assert paths(shared, "settings/import", {"version": "1.0", "settings": [
-        {"key": "a", "value": "b", "x": 1}
-    ]}) == ["settings.0.x"]
+    assert paths(
+        shared,
+        "settings/setMany",
+        {"entries": [{"key": "a", "value": "b"}, {"key": "c", "value": "d", "updatedAt": None}]},
+    ) == ["entries.1.updatedAt"]
+    assert paths(
+        shared,
+        "settings/import",
+        {"version": "1.0", "settings": [{"key": "a", "value": "b", "x": 1}]},
+    ) == ["settings.0.x"]
     assert paths(shared, "workspaceConfig/set", {"projectDir": "/x", "lastOpened": None}) == [
         "lastOpened"
     ]
     # The one exception: LSP clients send InitializeParams with many fields.
-    shared.result("initialize", {"processId": None, "rootUri": None, "capabilities": {},
-                                 "clientInfo": {"name": "test"}, "trace": "off"})
+    shared.result(
+        "initialize",
+        {
+            "processId": None,
+            "rootUri": None,
+            "capabilities": {},
+            "clientInfo": {"name": "test"},
+            "trace": "off",
+        },
+    )
     # Inside a config, any JSON object is data, not params.
-    stored = shared.result("workspaceConfig/set", {"projectDir": "/lim/free",
-                                                  "config": {"any": {"key": ["at", "all"]}}})
+    stored = shared.result(
+        "workspaceConfig/set",
+        {"projectDir": "/lim/free", "config": {"any": {"key": ["at", "all"]}}},
+    )
     assert stored["config"] == {"any": {"key": ["at", "all"]}}
 
 
 def test_array_params_are_positional_and_refused(shared: Wire) -> None:
-    for method, params in (("settings/get", ["k"]), ("settings/set", ["k", "v"]),
-                           ("daemon/status", []), ("shutdown", [])):
+    for method, params in (
+        ("settings/get", ["k"]),
+        ("settings/set", ["k", "v"]),
+        ("daemon/status", []),
+        ("shutdown", []),
+    ):
         error = shared.error(method, params)
         assert error["code"] == -32602
         assert [e["path"] for e in error["data"]["errors"]] == [""]
@@ -265,8 +293,19 @@ def test_shutdown_takes_no_params(shared: Wire) -> None:
 
 @pytest.mark.parametrize(
     "method",
-    ["settings/nope", "foobar", "", "Settings/Get", "settings/get ", "rpc.discover",
-     "textDocument/didOpen", "settings/didChange", "$/cancelRequest", "exit", "initialized"],
+    [
+        "settings/nope",
+        "foobar",
+        "",
+        "Settings/Get",
+        "settings/get ",
+        "rpc.discover",
+        "textDocument/didOpen",
+        "settings/didChange",
+        "$/cancelRequest",
+        "exit",
+        "initialized",
+    ],
 )
 def test_unknown_method(shared: Wire, method: str) -> None:
     error = shared.error(method, {})
@@ -311,8 +350,7 @@ def test_schema_too_new_refuses_and_writes_nothing(
     before = stored(database_url)
 
     daemon = spawn_any()
-    expected = {"reason": "schema_too_new", "databaseVersion": 99,
-                "supportedVersion": supported}
+    expected = {"reason": "schema_too_new", "databaseVersion": 99, "supportedVersion": supported}
     for method, params in (
         ("settings/set", {"key": "new", "value": "2"}),
         ("settings/setMany", {"entries": [{"key": "new", "value": "2"}]}),

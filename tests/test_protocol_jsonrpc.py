@@ -47,15 +47,22 @@ def by_id(responses: list[Any]) -> dict[Any, Any]:
 
 
 def test_spec_call_with_named_params_and_notification(shared: Wire) -> None:
-    send_text(shared, '{"jsonrpc": "2.0", "method": "settings/set", '
-                      '"params": {"key": "spec.sum", "value": "19"}, "id": 3}')
+    send_text(
+        shared,
+        '{"jsonrpc": "2.0", "method": "settings/set", '
+        '"params": {"key": "spec.sum", "value": "19"}, "id": 3}',
+    )
     response = shared.next_message()
     assert response["id"] == 3 and response["result"]["value"] == "19"
 
-    send_text(shared, '{"jsonrpc": "2.0", "method": "settings/set", '
-                      '"params": {"key": "spec.notified", "value": "1"}}')
-    send_text(shared, '{"jsonrpc": "2.0", "method": "settings/delete", '
-                      '"params": {"key": "spec.sum"}}')
+    send_text(
+        shared,
+        '{"jsonrpc": "2.0", "method": "settings/set", '
+        '"params": {"key": "spec.notified", "value": "1"}}',
+    )
+    send_text(
+        shared, '{"jsonrpc": "2.0", "method": "settings/delete", "params": {"key": "spec.sum"}}'
+    )
     msg_id = shared.request("settings/get", {"key": "spec.notified"})
     response = shared.next_message()  # the notifications were executed, not answered
     assert response["id"] == msg_id and response["result"]["value"] == "1"
@@ -82,8 +89,11 @@ def test_spec_invalid_request_object(shared: Wire) -> None:
 
 
 def test_spec_batch_invalid_json(shared: Wire) -> None:
-    send_text(shared, '[\n  {"jsonrpc": "2.0", "method": "settings/get", "params": '
-                      '{"key": "a"}, "id": "1"},\n  {"jsonrpc": "2.0", "method"\n]')
+    send_text(
+        shared,
+        '[\n  {"jsonrpc": "2.0", "method": "settings/get", "params": '
+        '{"key": "a"}, "id": "1"},\n  {"jsonrpc": "2.0", "method"\n]',
+    )
     error_of(shared.next_message(), -32700)
     nothing_pending(shared)
 
@@ -108,16 +118,22 @@ def test_spec_invalid_batch_members(shared: Wire) -> None:
 
 
 def test_spec_mixed_batch(shared: Wire) -> None:
-    shared.send([
-        {"jsonrpc": "2.0", "method": "settings/set", "params": {"key": "mix", "value": "7"},
-         "id": "1"},
-        {"jsonrpc": "2.0", "method": "settings/set", "params": {"key": "mix.n", "value": "4"}},
-        {"jsonrpc": "2.0", "method": "settings/get", "params": {"key": "mix"}, "id": "2"},
-        {"foo": "boo"},
-        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
-        {"jsonrpc": "2.0", "method": "daemon/watch", "params": {"enabled": False}, "id": "9"},
-        {"jsonrpc": "2.0", "method": "settings/get", "params": {"key": "mix.n"}, "id": 10},
-    ])
+    shared.send(
+        [
+            {
+                "jsonrpc": "2.0",
+                "method": "settings/set",
+                "params": {"key": "mix", "value": "7"},
+                "id": "1",
+            },
+            {"jsonrpc": "2.0", "method": "settings/set", "params": {"key": "mix.n", "value": "4"}},
+            {"jsonrpc": "2.0", "method": "settings/get", "params": {"key": "mix"}, "id": "2"},
+            {"foo": "boo"},
+            {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+            {"jsonrpc": "2.0", "method": "daemon/watch", "params": {"enabled": False}, "id": "9"},
+            {"jsonrpc": "2.0", "method": "settings/get", "params": {"key": "mix.n"}, "id": 10},
+        ]
+    )
     responses = shared.next_message()
     assert isinstance(responses, list) and len(responses) == 6
     answers = by_id(responses)
@@ -133,26 +149,38 @@ def test_spec_mixed_batch(shared: Wire) -> None:
 
 
 def test_spec_all_notification_batch_is_answered_with_nothing(shared: Wire) -> None:
-    shared.send([
-        {"jsonrpc": "2.0", "method": "settings/set", "params": {"key": "batch.n", "value": "1"}},
-        {"jsonrpc": "2.0", "method": "settings/set", "params": {"key": "batch.n", "value": "2"}},
-        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
-    ])
+    shared.send(
+        [
+            {
+                "jsonrpc": "2.0",
+                "method": "settings/set",
+                "params": {"key": "batch.n", "value": "1"},
+            },
+            {
+                "jsonrpc": "2.0",
+                "method": "settings/set",
+                "params": {"key": "batch.n", "value": "2"},
+            },
+            {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        ]
+    )
     msg_id = shared.request("settings/get", {"key": "batch.n"})
     response = shared.next_message()
     assert response["id"] == msg_id and response["result"]["value"] == "2"
 
 
 def test_batch_with_errors_of_every_kind(shared: Wire) -> None:
-    shared.send([
-        {"jsonrpc": "2.0", "id": 1, "method": "settings/get", "params": ["positional"]},
-        {"jsonrpc": "2.0", "id": 2, "method": "settings/get", "params": "a string"},
-        {"jsonrpc": "2.0", "id": None, "method": "settings/get", "params": {"key": "k"}},
-        {"jsonrpc": "1.0", "id": 4, "method": "settings/get", "params": {"key": "k"}},
-        {"jsonrpc": "2.0", "id": 5, "method": "settings/get", "params": {"key": 5}},
-        [{"jsonrpc": "2.0", "id": 6, "method": "daemon/status"}],
-        {"jsonrpc": "2.0", "id": 7, "method": "settings/get", "params": {"key": "k"}},
-    ])
+    shared.send(
+        [
+            {"jsonrpc": "2.0", "id": 1, "method": "settings/get", "params": ["positional"]},
+            {"jsonrpc": "2.0", "id": 2, "method": "settings/get", "params": "a string"},
+            {"jsonrpc": "2.0", "id": None, "method": "settings/get", "params": {"key": "k"}},
+            {"jsonrpc": "1.0", "id": 4, "method": "settings/get", "params": {"key": "k"}},
+            {"jsonrpc": "2.0", "id": 5, "method": "settings/get", "params": {"key": 5}},
+            [{"jsonrpc": "2.0", "id": 6, "method": "daemon/status"}],
+            {"jsonrpc": "2.0", "id": 7, "method": "settings/get", "params": {"key": "k"}},
+        ]
+    )
     answers = by_id(shared.next_message())
     assert answers[1][0]["error"]["code"] == -32602
     assert answers[2][0]["error"]["code"] == -32600
@@ -165,19 +193,30 @@ def test_batch_with_errors_of_every_kind(shared: Wire) -> None:
 
 
 def test_batch_of_only_invalid_members_and_notifications(shared: Wire) -> None:
-    shared.send([{"jsonrpc": "2.0", "method": "initialized"}, {"jsonrpc": "2.0", "id": True,
-                                                              "method": "daemon/status"}])
+    shared.send(
+        [
+            {"jsonrpc": "2.0", "method": "initialized"},
+            {"jsonrpc": "2.0", "id": True, "method": "daemon/status"},
+        ]
+    )
     [response] = shared.next_message()
     error_of(response, -32600)
     nothing_pending(shared)
 
 
 def test_large_batch(shared: Wire) -> None:
-    shared.send([
-        {"jsonrpc": "2.0", "id": i, "method": "settings/set",
-         "params": {"key": f"big.{i % 7}", "value": str(i)}}
-        for i in range(500)
-    ] + [{"jsonrpc": "2.0", "id": "last", "method": "settings/get", "params": {"key": "big.3"}}])
+    shared.send(
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "settings/set",
+                "params": {"key": f"big.{i % 7}", "value": str(i)},
+            }
+            for i in range(500)
+        ]
+        + [{"jsonrpc": "2.0", "id": "last", "method": "settings/get", "params": {"key": "big.3"}}]
+    )
     answers = by_id(shared.next_message())
     assert len(answers) == 501
     assert answers["last"][0]["result"]["value"] == "493"  # the last i with i % 7 == 3
@@ -247,7 +286,7 @@ def test_response_from_the_client_is_not_answered(shared: Wire) -> None:
 
 
 @pytest.mark.parametrize(
-    "msg_id", [0, -1, 2**53, 2**63 + 5, "", "1", "é 😀", "a" * 1000, "id-with-\"quotes\""]
+    "msg_id", [0, -1, 2**53, 2**63 + 5, "", "1", "é 😀", "a" * 1000, 'id-with-"quotes"']
 )
 def test_ids_come_back_unchanged(shared: Wire, msg_id: Any) -> None:
     response = shared.call("settings/get", {"key": "ids"}, msg_id=msg_id)
@@ -255,15 +294,18 @@ def test_ids_come_back_unchanged(shared: Wire, msg_id: Any) -> None:
 
 
 def test_integral_float_id_is_an_integer(shared: Wire) -> None:
-    send_text(shared, '{"jsonrpc": "2.0", "id": 7.0, "method": "daemon/watch", '
-                      '"params": {"enabled": false}}')
+    send_text(
+        shared,
+        '{"jsonrpc": "2.0", "id": 7.0, "method": "daemon/watch", "params": {"enabled": false}}',
+    )
     response = shared.next_message()
     assert response["id"] == 7 and response["result"] == {"watching": False}
 
 
 def test_extra_top_level_members_are_ignored(shared: Wire) -> None:
-    shared.send({"jsonrpc": "2.0", "id": "x1", "method": "settings/get",
-                 "params": {"key": "k"}, "extra": 1})
+    shared.send(
+        {"jsonrpc": "2.0", "id": "x1", "method": "settings/get", "params": {"key": "k"}, "extra": 1}
+    )
     assert shared.next_message() == {"jsonrpc": "2.0", "id": "x1", "result": None}
 
 
@@ -271,8 +313,9 @@ def test_extra_top_level_members_are_ignored(shared: Wire) -> None:
 
 
 def test_header_names_are_case_insensitive_and_content_type_is_ignored(shared: Wire) -> None:
-    body = json.dumps({"jsonrpc": "2.0", "id": "h", "method": "settings/get",
-                       "params": {"key": "hdr"}}).encode()
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": "h", "method": "settings/get", "params": {"key": "hdr"}}
+    ).encode()
     for header in (
         b"content-length: %d\r\n\r\n" % len(body),
         b"CONTENT-LENGTH:%d\r\n\r\n" % len(body),
@@ -305,21 +348,22 @@ def test_header_block_without_usable_content_length(shared: Wire, header: bytes)
 
 
 def test_frame_split_byte_by_byte(shared: Wire) -> None:
-    data = frame({"jsonrpc": "2.0", "id": "split", "method": "settings/get",
-                  "params": {"key": "é😀"}})
+    data = frame(
+        {"jsonrpc": "2.0", "id": "split", "method": "settings/get", "params": {"key": "é😀"}}
+    )
     for i in range(len(data)):
-        shared.send_raw(data[i:i + 1])
+        shared.send_raw(data[i : i + 1])
     assert shared.next_message() == {"jsonrpc": "2.0", "id": "split", "result": None}
 
 
 def test_body_of_exactly_16_mib_is_served(shared: Wire) -> None:
-    body = b'{"jsonrpc": "2.0", "id": "max", "method": "daemon/watch", ' \
-           b'"params": {"enabled": false}}'
+    body = (
+        b'{"jsonrpc": "2.0", "id": "max", "method": "daemon/watch", "params": {"enabled": false}}'
+    )
     body = body[:-1] + b" " * (MAX_BODY - len(body)) + b"}"
     assert len(body) == MAX_BODY
     send_text(shared, body)
-    assert shared.next_message() == {"jsonrpc": "2.0", "id": "max",
-                                     "result": {"watching": False}}
+    assert shared.next_message() == {"jsonrpc": "2.0", "id": "max", "result": {"watching": False}}
 
 
 def test_body_over_16_mib_is_discarded_and_the_daemon_goes_on(shared: Wire) -> None:
@@ -350,37 +394,65 @@ def test_header_block_too_long_is_dropped(shared: Wire) -> None:
 
 def vscode_frame(message: Any) -> bytes:
     body = json.dumps(message, separators=(",", ":")).encode()
-    return (b"Content-Length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8"
-            b"\r\n\r\n" % len(body)) + body
+    return (
+        b"Content-Length: %d\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8"
+        b"\r\n\r\n" % len(body)
+    ) + body
 
 
 def test_vscode_jsonrpc_style_client(spawn_any: DaemonFactory) -> None:
     daemon = spawn_any()
-    daemon.send_raw(vscode_frame({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {
-            "processId": os.getpid(), "clientInfo": {"name": "Visual Studio Code",
-                                                     "version": "1.95.0"},
-            "locale": "en", "rootPath": None, "rootUri": None,
-            "capabilities": {"workspace": {"applyEdit": True}, "general": {}},
-            "initializationOptions": {"anything": [1, 2]}, "trace": "off",
-            "workspaceFolders": None,
-        },
-    }))
+    daemon.send_raw(
+        vscode_frame(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "processId": os.getpid(),
+                    "clientInfo": {"name": "Visual Studio Code", "version": "1.95.0"},
+                    "locale": "en",
+                    "rootPath": None,
+                    "rootUri": None,
+                    "capabilities": {"workspace": {"applyEdit": True}, "general": {}},
+                    "initializationOptions": {"anything": [1, 2]},
+                    "trace": "off",
+                    "workspaceFolders": None,
+                },
+            }
+        )
+    )
     init = daemon.next_message()
     assert init["id"] == 0
     assert init["result"]["capabilities"]["experimental"]["idumb"]["protocolVersion"] == 1
     assert init["result"]["serverInfo"]["name"] == "idumb-daemon"
     daemon.send_raw(vscode_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-    daemon.send_raw(vscode_frame({"jsonrpc": "2.0", "id": "1", "method": "settings/set",
-                                  "params": {"key": "editor.fontSize", "value": "14"}}))
+    daemon.send_raw(
+        vscode_frame(
+            {
+                "jsonrpc": "2.0",
+                "id": "1",
+                "method": "settings/set",
+                "params": {"key": "editor.fontSize", "value": "14"},
+            }
+        )
+    )
     response = daemon.next_message()
     assert response["id"] == "1" and response["result"]["value"] == "14"
-    daemon.send_raw(vscode_frame({"jsonrpc": "2.0", "id": "2", "method": "settings/get",
-                                  "params": {"key": "editor.fontSize"}}))
+    daemon.send_raw(
+        vscode_frame(
+            {
+                "jsonrpc": "2.0",
+                "id": "2",
+                "method": "settings/get",
+                "params": {"key": "editor.fontSize"},
+            }
+        )
+    )
     assert daemon.next_message()["result"]["value"] == "14"
-    daemon.send_raw(vscode_frame({"jsonrpc": "2.0", "method": "$/setTrace",
-                                  "params": {"value": "verbose"}}))
+    daemon.send_raw(
+        vscode_frame({"jsonrpc": "2.0", "method": "$/setTrace", "params": {"value": "verbose"}})
+    )
     # vscode-languageclient sends shutdown without params.
     daemon.send_raw(vscode_frame({"jsonrpc": "2.0", "id": "3", "method": "shutdown"}))
     assert daemon.next_message() == {"jsonrpc": "2.0", "id": "3", "result": None}
@@ -394,10 +466,14 @@ def test_no_handshake_and_after_shutdown_only_errors(spawn_any: DaemonFactory) -
     assert response["id"] == "first" and response["result"]["value"] == "v"
     assert daemon.result("initialize", {})["serverInfo"]["name"] == "idumb-daemon"
 
-    assert daemon.call("shutdown", {}, msg_id="s") == {"jsonrpc": "2.0", "id": "s",
-                                                       "result": None}
-    for method, params in (("settings/get", {"key": "k"}), ("daemon/status", None),
-                           ("shutdown", None), ("initialize", {}), ("nope", {})):
+    assert daemon.call("shutdown", {}, msg_id="s") == {"jsonrpc": "2.0", "id": "s", "result": None}
+    for method, params in (
+        ("settings/get", {"key": "k"}),
+        ("daemon/status", None),
+        ("shutdown", None),
+        ("initialize", {}),
+        ("nope", {}),
+    ):
         error_of(daemon.call(method, params, msg_id=method), -32600, method)
     daemon.notify("settings/set", {"key": "late", "value": "ignored"})
     daemon.send([{"jsonrpc": "2.0", "id": "b1", "method": "daemon/status"}])
@@ -420,11 +496,13 @@ def test_no_handshake_and_after_shutdown_only_errors(spawn_any: DaemonFactory) -
 
 
 def test_malformed_cancel_is_ignored(shared: Wire) -> None:
-    follow = frame({"jsonrpc": "2.0", "id": "after-cancel", "method": "settings/get",
-                    "params": {"key": "k"}})
+    follow = frame(
+        {"jsonrpc": "2.0", "id": "after-cancel", "method": "settings/get", "params": {"key": "k"}}
+    )
     for params in ({"id": [1]}, {"id": {"a": 1}}, {"id": None}, {"id": True}, {}, [1], "x"):
-        shared.send_raw(frame({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": params})
-                        + follow)
+        shared.send_raw(
+            frame({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": params}) + follow
+        )
         message = shared.next_message()
         if message.get("id") is None:  # params neither object nor array: -32600
             error_of(message, -32600)
@@ -433,11 +511,14 @@ def test_malformed_cancel_is_ignored(shared: Wire) -> None:
 
 
 def test_deeply_nested_json_is_a_parse_error(shared: Wire) -> None:
-    follow = frame({"jsonrpc": "2.0", "id": "after-deep", "method": "settings/get",
-                    "params": {"key": "k"}})
-    for body in (b"[" * 100_000 + b"]" * 100_000,
-                 b'{"jsonrpc": "2.0", "id": 1, "method": "workspaceConfig/set", "params": '
-                 b'{"projectDir": "/deep", "config": ' + b'{"a":' * 5000 + b"1" + b"}" * 5002):
+    follow = frame(
+        {"jsonrpc": "2.0", "id": "after-deep", "method": "settings/get", "params": {"key": "k"}}
+    )
+    for body in (
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"jsonrpc": "2.0", "id": 1, "method": "workspaceConfig/set", "params": '
+        b'{"projectDir": "/deep", "config": ' + b'{"a":' * 5000 + b"1" + b"}" * 5002,
+    ):
         shared.send_raw(body_frame(body) + follow)
         error_of(shared.next_message(), -32700)
         assert shared.next_message() == {"jsonrpc": "2.0", "id": "after-deep", "result": None}
@@ -446,14 +527,18 @@ def test_deeply_nested_json_is_a_parse_error(shared: Wire) -> None:
 def test_lone_surrogates_in_id_and_method_are_echoed(shared: Wire) -> None:
     # json.dumps escapes them, as a buggy client would send them.
     assert shared.call("settings/get", {"key": "k"}, msg_id="\udc00") == {
-        "jsonrpc": "2.0", "id": "\udc00", "result": None
+        "jsonrpc": "2.0",
+        "id": "\udc00",
+        "result": None,
     }
     response = shared.call("\ud800/x", {})
     assert response["error"]["code"] == -32601
     assert response["error"]["data"] == {"method": "\ud800/x"}
     response = shared.call("settings/get", {"key": "\ud800"}, msg_id="\udc01")
     assert response["id"] == "\udc01" and response["error"]["code"] == -32602
-    shared.send([{"jsonrpc": "2.0", "id": "\udc02", "method": "daemon/watch",
-                  "params": {"enabled": False}}])
-    assert shared.next_message() == [{"jsonrpc": "2.0", "id": "\udc02",
-                                      "result": {"watching": False}}]
+    shared.send(
+        [{"jsonrpc": "2.0", "id": "\udc02", "method": "daemon/watch", "params": {"enabled": False}}]
+    )
+    assert shared.next_message() == [
+        {"jsonrpc": "2.0", "id": "\udc02", "result": {"watching": False}}
+    ]

@@ -31,12 +31,22 @@ def exit_without_shutdown(wire: Wire) -> None:
 
 def end_of_stdin(wire: Wire) -> None:
     # Requests read before the end of input are answered: send some with it.
-    wire.send_raw(b"".join(
-        frame({"jsonrpc": "2.0", "id": f"eof-{i}", "method": "settings/set",
-               "params": {"key": "eof", "value": str(i)}})
-        for i in range(50)
-    ) + frame({"jsonrpc": "2.0", "id": "eof-get", "method": "settings/get",
-               "params": {"key": "eof"}}))
+    wire.send_raw(
+        b"".join(
+            frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": f"eof-{i}",
+                    "method": "settings/set",
+                    "params": {"key": "eof", "value": str(i)},
+                }
+            )
+            for i in range(50)
+        )
+        + frame(
+            {"jsonrpc": "2.0", "id": "eof-get", "method": "settings/get", "params": {"key": "eof"}}
+        )
+    )
     wire.close_stdin()
 
 
@@ -44,11 +54,19 @@ def signal_in_flight(signum: int) -> Callable[[Wire], None]:
     def end(wire: Wire) -> None:
         # A signal while writes are pipelined: whichever were acknowledged must
         # be on disk (checked by the reader).
-        wire.send_raw(b"".join(
-            frame({"jsonrpc": "2.0", "id": f"{int(signum)}-{i}", "method": "settings/set",
-                   "params": {"key": f"flight.{int(signum)}.{i:03d}", "value": str(i)}})
-            for i in range(300)
-        ))
+        wire.send_raw(
+            b"".join(
+                frame(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": f"{int(signum)}-{i}",
+                        "method": "settings/set",
+                        "params": {"key": f"flight.{int(signum)}.{i:03d}", "value": str(i)},
+                    }
+                )
+                for i in range(300)
+            )
+        )
         assert wire.response(f"{int(signum)}-0")["result"]["value"] == "0"
         wire.proc.send_signal(signum)
 
@@ -83,8 +101,11 @@ def test_exit_statuses_and_acknowledged_writes_survive(spawn_any: DaemonFactory)
                 acknowledged.add(message["result"]["key"])
             if str(message.get("id")).startswith("eof"):
                 assert "result" in message  # every request before the end is answered
-    eof = [m for m in parse_frames(bytes(writers["end of stdin"].raw_stdout))
-           if str(m.get("id")).startswith("eof")]
+    eof = [
+        m
+        for m in parse_frames(bytes(writers["end of stdin"].raw_stdout))
+        if str(m.get("id")).startswith("eof")
+    ]
     assert len(eof) == 51 and eof[-1]["id"] == "eof-get"
     assert eof[-1]["result"]["value"] == "49"
 
@@ -130,8 +151,16 @@ def some_traffic(wire: Wire, secret: str) -> None:
     wire.result("settings/export")
     assert wire.error("settings/set", {"key": "token3", "value": [secret]})["code"] == -32602
     assert wire.error("nope/" + "x", {"value": secret})["code"] == -32601
-    wire.send_raw(frame({"jsonrpc": "2.0", "id": 1, "method": "settings/set",
-                         "params": {"key": "\x00", "value": secret}}))
+    wire.send_raw(
+        frame(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "settings/set",
+                "params": {"key": "\x00", "value": secret},
+            }
+        )
+    )
 
 
 def test_debug_logging_keeps_stdout_clean(spawn_any: DaemonFactory) -> None:
@@ -189,9 +218,7 @@ NOISY = textwrap.dedent(
 )
 
 
-def test_stray_prints_never_reach_the_protocol_stream(
-    spawn: DaemonFactory, tmp_path: Path
-) -> None:
+def test_stray_prints_never_reach_the_protocol_stream(spawn: DaemonFactory, tmp_path: Path) -> None:
     script = tmp_path / "noisy.py"
     script.write_text(NOISY)
     daemon = spawn(command=[sys.executable, str(script), "serve"])
@@ -200,6 +227,10 @@ def test_stray_prints_never_reach_the_protocol_stream(
         assert daemon.result("settings/get", {"key": "k"})["value"] == "v"
     assert daemon.stop() == 0
     assert len(parse_frames(finish(daemon))) == 5
-    for noise in (b"noise from print()", b"noise to sys.__stdout__", b"noise on fd 1",
-                  b"noise via sys.stdout"):
+    for noise in (
+        b"noise from print()",
+        b"noise to sys.__stdout__",
+        b"noise on fd 1",
+        b"noise via sys.stdout",
+    ):
         assert daemon.stderr.count(noise) == 3

@@ -161,8 +161,9 @@ def test_get_all_without_params_lists_everything(empty: Wire) -> None:
     daemon = empty
     assert daemon.result("settings/getAll") == []
     assert daemon.result("settings/getAll", {}) == []
-    daemon.result("settings/setMany", {"entries": [{"key": "z", "value": "1"},
-                                                     {"key": "a", "value": "2"}]})
+    daemon.result(
+        "settings/setMany", {"entries": [{"key": "z", "value": "1"}, {"key": "a", "value": "2"}]}
+    )
     assert [e["key"] for e in daemon.result("settings/getAll")] == ["a", "z"]
     assert [e["key"] for e in daemon.result("settings/getAll", {"limit": 1})] == ["a"]
     # An optional param given as null is refused (PROTOCOL.md v2), not taken as absent.
@@ -208,12 +209,21 @@ def test_export_shape(empty: Wire) -> None:
     assert recent(nothing["exportedAt"], start)
     assert daemon.result("settings/export")["settings"] == []  # params may be omitted
 
-    daemon.result("settings/setMany", {"entries": [{"key": "b", "value": "2"},
-                                                     {"key": "a", "value": "1"},
-                                                     {"key": "😀", "value": "3"}]})
+    daemon.result(
+        "settings/setMany",
+        {
+            "entries": [
+                {"key": "b", "value": "2"},
+                {"key": "a", "value": "1"},
+                {"key": "😀", "value": "3"},
+            ]
+        },
+    )
     export = daemon.result("settings/export", {})
     assert export["settings"] == [
-        {"key": "a", "value": "1"}, {"key": "b", "value": "2"}, {"key": "😀", "value": "3"}
+        {"key": "a", "value": "1"},
+        {"key": "b", "value": "2"},
+        {"key": "😀", "value": "3"},
     ]
 
 
@@ -221,24 +231,35 @@ def test_import_added_changed_removed_and_unchanged_keeps_updated_at(
     empty: Wire, shared_db: str
 ) -> None:
     daemon, db_url = empty, shared_db
-    daemon.result("settings/setMany", {"entries": [
-        {"key": "same", "value": "s"}, {"key": "edit", "value": "old"},
-        {"key": "gone", "value": "g"},
-    ]})
+    daemon.result(
+        "settings/setMany",
+        {
+            "entries": [
+                {"key": "same", "value": "s"},
+                {"key": "edit", "value": "old"},
+                {"key": "gone", "value": "g"},
+            ]
+        },
+    )
     # Date the stored rows far back, so "kept its updatedAt" is visible.
     run_sql(db_url, "UPDATE settings SET updated_at = 1000")
     old = wire_time(1000)
     document: dict[str, Any] = {
         "version": "1.0",
         "exportedAt": "2026-01-02T03:04:05Z",
-        "settings": [{"key": "same", "value": "s"}, {"key": "edit", "value": "new"},
-                     {"key": "fresh", "value": "f"}],
+        "settings": [
+            {"key": "same", "value": "s"},
+            {"key": "edit", "value": "new"},
+            {"key": "fresh", "value": "f"},
+        ],
     }
 
     dry = daemon.result("settings/import", {**document, "replace": True, "dryRun": True})
     assert dry == {"imported": 3, "added": ["fresh"], "changed": ["edit"], "removed": ["gone"]}
     assert run_sql(db_url, "SELECT key, value, updated_at FROM settings ORDER BY key") == [
-        ("edit", "old", 1000), ("gone", "g", 1000), ("same", "s", 1000)
+        ("edit", "old", 1000),
+        ("gone", "g", 1000),
+        ("same", "s", 1000),
     ]
 
     start = time.time()
@@ -259,20 +280,27 @@ def test_import_added_changed_removed_and_unchanged_keeps_updated_at(
     # What export writes, import reads back as "nothing to do".
     export = daemon.result("settings/export")
     assert daemon.result("settings/import", export) == {
-        "imported": 3, "added": [], "changed": [], "removed": []
+        "imported": 3,
+        "added": [],
+        "changed": [],
+        "removed": [],
     }
     # An empty file with replace empties the table; exportedAt may be left out.
     emptied = daemon.result("settings/import", {"version": "1.0", "settings": [], "replace": True})
-    assert emptied == {"imported": 0, "added": [], "changed": [],
-                       "removed": ["edit", "fresh", "same"]}
+    assert emptied == {
+        "imported": 0,
+        "added": [],
+        "changed": [],
+        "removed": ["edit", "fresh", "same"],
+    }
     assert daemon.result("settings/getAll") == []
 
 
 def test_import_refuses_other_versions_and_writes_nothing(shared: Wire) -> None:
     for version in ("2.0", "1", "1.0.0", ""):
-        error = shared.error("settings/import", {
-            "version": version, "settings": [{"key": "imp/v", "value": "x"}]
-        })
+        error = shared.error(
+            "settings/import", {"version": version, "settings": [{"key": "imp/v", "value": "x"}]}
+        )
         assert error["code"] == -32602
         assert [e["path"] for e in error["data"]["errors"]] == ["version"]
     error = shared.error("settings/import", {"version": 1.0, "settings": []})
@@ -281,9 +309,11 @@ def test_import_refuses_other_versions_and_writes_nothing(shared: Wire) -> None:
 
 
 def test_import_duplicate_key_and_bad_entry_write_nothing(shared: Wire) -> None:
-    settings: list[dict[str, Any]] = [{"key": "imp/a", "value": "1"},
-                                      {"key": "imp/b", "value": "2"},
-                {"key": "imp/a", "value": "3"}]
+    settings: list[dict[str, Any]] = [
+        {"key": "imp/a", "value": "1"},
+        {"key": "imp/b", "value": "2"},
+        {"key": "imp/a", "value": "3"},
+    ]
     error = shared.error("settings/import", {"version": "1.0", "settings": settings})
     assert error["code"] == -32602
     assert [e["path"] for e in error["data"]["errors"]] == ["settings.2.key"]
@@ -305,8 +335,15 @@ def test_workspace_set_get_open_delete(shared: Wire) -> None:
     assert created == {"projectDir": d, "name": "Basic", "lastOpened": None, "config": None}
 
     # Keys pygls' namedtuple path would rename or refuse: they must come back as sent.
-    config = {"theme": "dark", "nested": {"list": [1, 2.5, True, None, "é"], "from": {}},
-              "class": 1, "a.b-c": "x", "": "empty", "_": [], "1x": -0.5}
+    config = {
+        "theme": "dark",
+        "nested": {"list": [1, 2.5, True, None, "é"], "from": {}},
+        "class": 1,
+        "a.b-c": "x",
+        "": "empty",
+        "_": [],
+        "1x": -0.5,
+    }
     with_config = shared.result("workspaceConfig/set", {"projectDir": d, "config": config})
     assert with_config == {**created, "config": config}  # omitted name is kept
 
@@ -355,9 +392,10 @@ def test_workspace_open_creates(shared: Wire) -> None:
     ],
 )
 def test_project_dir_is_normalised_everywhere(shared: Wire, given: str, normal: str) -> None:
-    assert shared.result("workspaceConfig/set", {"projectDir": given, "name": "n"})[
-        "projectDir"
-    ] == normal
+    assert (
+        shared.result("workspaceConfig/set", {"projectDir": given, "name": "n"})["projectDir"]
+        == normal
+    )
     assert shared.result("workspaceConfig/get", {"projectDir": normal})["name"] == "n"
     assert shared.result("workspaceConfig/get", {"projectDir": given})["projectDir"] == normal
     assert shared.result("workspaceConfig/open", {"projectDir": given})["projectDir"] == normal
@@ -373,21 +411,22 @@ def test_workspace_list_order(empty: Wire, shared_db: str) -> None:
     # Distinct opening times without waiting: date them as another writer would.
     opened = {"/w/a": 1000, "/w/b": 3000, "/w/c": 2000, "/w/f": 3000}
     for d, seconds in opened.items():
-        run_sql(db_url, "UPDATE workspace_config SET last_opened = ? WHERE project_dir = ?",
-                seconds, d)
+        run_sql(
+            db_url, "UPDATE workspace_config SET last_opened = ? WHERE project_dir = ?", seconds, d
+        )
     expected = ["/w/b", "/w/f", "/w/c", "/w/a", "/w/d", "/w/e"]
     listed = daemon.result("workspaceConfig/list", {})
     for ws in listed:
         workspace_shape(ws)
     assert [w["projectDir"] for w in listed] == expected
-    assert [w["lastOpened"] for w in listed[:4]] == [wire_time(s) for s in (3000, 3000, 2000,
-                                                                             1000)]
+    assert [w["lastOpened"] for w in listed[:4]] == [wire_time(s) for s in (3000, 3000, 2000, 1000)]
 
     daemon.result("workspaceConfig/open", {"projectDir": "/w/e"})
     listed = daemon.result("workspaceConfig/list", {"limit": 1000})
     assert [w["projectDir"] for w in listed] == ["/w/e", *expected[:-1]]
     assert [w["projectDir"] for w in daemon.result("workspaceConfig/list", {"limit": 2})] == [
-        "/w/e", "/w/b"
+        "/w/e",
+        "/w/b",
     ]
 
 
@@ -406,8 +445,15 @@ def test_workspace_list_default_limit_is_50(empty: Wire) -> None:
 def test_status_shape(shared: Wire, shared_db: str) -> None:
     shared.result("settings/get", {"key": "m.status"})  # storage is open by now
     status = shared.result("daemon/status", {})
-    assert set(status) == {"version", "protocolVersion", "schemaVersion", "backend",
-                           "database", "watching", "recovered"}
+    assert set(status) == {
+        "version",
+        "protocolVersion",
+        "schemaVersion",
+        "backend",
+        "database",
+        "watching",
+        "recovered",
+    }
     assert status["protocolVersion"] == 1
     assert isinstance(status["version"], str) and status["version"]
     assert isinstance(status["schemaVersion"], int) and status["schemaVersion"] >= 1
@@ -445,10 +491,20 @@ def test_initialize_capabilities(shared: Wire) -> None:
     idumb = result["capabilities"]["experimental"]["idumb"]
     assert idumb["protocolVersion"] == 1
     assert set(idumb["methods"]) >= {
-        "settings/get", "settings/set", "settings/delete", "settings/getAll",
-        "settings/setMany", "settings/export", "settings/import", "workspaceConfig/get",
-        "workspaceConfig/set", "workspaceConfig/open", "workspaceConfig/list",
-        "workspaceConfig/delete", "daemon/status", "daemon/watch",
+        "settings/get",
+        "settings/set",
+        "settings/delete",
+        "settings/getAll",
+        "settings/setMany",
+        "settings/export",
+        "settings/import",
+        "workspaceConfig/get",
+        "workspaceConfig/set",
+        "workspaceConfig/open",
+        "workspaceConfig/list",
+        "workspaceConfig/delete",
+        "daemon/status",
+        "daemon/watch",
     }
     assert set(idumb["notifications"]) == {"settings/didChange", "workspaceConfig/didChange"}
     assert result["serverInfo"]["name"] == "idumb-daemon"
@@ -459,10 +515,22 @@ def test_initialize_capabilities(shared: Wire) -> None:
 def test_pipelined_requests_keep_their_order_of_effect(shared: Wire) -> None:
     messages = []
     for i in range(200):
-        messages.append({"jsonrpc": "2.0", "id": f"set-{i}", "method": "settings/set",
-                         "params": {"key": "m.pipe", "value": f"v{i}"}})
-        messages.append({"jsonrpc": "2.0", "id": f"get-{i}", "method": "settings/get",
-                         "params": {"key": "m.pipe"}})
+        messages.append(
+            {
+                "jsonrpc": "2.0",
+                "id": f"set-{i}",
+                "method": "settings/set",
+                "params": {"key": "m.pipe", "value": f"v{i}"},
+            }
+        )
+        messages.append(
+            {
+                "jsonrpc": "2.0",
+                "id": f"get-{i}",
+                "method": "settings/get",
+                "params": {"key": "m.pipe"},
+            }
+        )
     shared.send_raw(b"".join(frame(m) for m in messages))
     for i in range(200):
         assert shared.response(f"set-{i}")["result"]["value"] == f"v{i}"

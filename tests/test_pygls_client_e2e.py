@@ -91,7 +91,12 @@ def test_pygls_client_drives_the_daemon_to_a_clean_exit(
     code, protocol, requests = asyncio.run(_drive(db_path, other_writer))
     assert code == 0
     assert [method for method, _ in requests] == [
-        "initialize", "settings/set", "settings/get", "daemon/status", "daemon/watch", "shutdown"
+        "initialize",
+        "settings/set",
+        "settings/get",
+        "daemon/status",
+        "daemon/watch",
+        "shutdown",
     ]
     # Answers to the requests and the one notification: nothing answered
     # `initialized` or `exit` (a response with id null would be among them).

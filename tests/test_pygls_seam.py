@@ -48,8 +48,11 @@ def test_nothing_else_imports_pygls() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = (
-                [alias.name for alias in node.names] if isinstance(node, ast.Import)
-                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
             )
             if any(name == "pygls" or name.startswith("pygls.") for name in names):
                 importers.append(path.relative_to(PACKAGE).as_posix())

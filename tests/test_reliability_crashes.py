@@ -35,8 +35,11 @@ def _request(round_no: int, n: int) -> tuple[dict[str, Any], tuple[str, str, Any
         method, stored = "settings/set", ("setting", key, value)
     elif kind == 1:
         key, value = f"k.{round_no}.{n}", f"value {n} " + "x" * (n % 300)
-        method, params, stored = "settings/set", {"key": key, "value": value}, (
-            "setting", key, value)
+        method, params, stored = (
+            "settings/set",
+            {"key": key, "value": value},
+            ("setting", key, value),
+        )
     elif kind == 2:
         key, value = f"m.{round_no}.{n}", f"many {n}"
         params = {"entries": [{"key": key, "value": value}, {"key": key + ".b", "value": value}]}

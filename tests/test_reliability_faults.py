@@ -90,7 +90,9 @@ def small_filesystem(where: Path, size_kib: int) -> Iterator[None]:
         pytest.skip("no mount(8) here")
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0700", "tmpfs", str(where)],
-        capture_output=True, timeout=WAIT, check=False,
+        capture_output=True,
+        timeout=WAIT,
+        check=False,
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem: {mounted.stderr.decode().strip()}")
@@ -106,8 +108,9 @@ def _fill(daemon: Wire, value_size: int) -> tuple[dict[str, str], dict[str, Any]
     acked: dict[str, str] = {}
     for n in range(200):
         batch = {f"big.{n}.{j}": f"{n}.{j}:" + "x" * value_size for j in range(3)}
-        answers = pipeline(daemon, [("settings/set", {"key": k, "value": v})
-                                    for k, v in batch.items()])
+        answers = pipeline(
+            daemon, [("settings/set", {"key": k, "value": v}) for k, v in batch.items()]
+        )
         for (key, value), answer in zip(batch.items(), answers, strict=True):
             if "error" not in answer:
                 acked[key] = value
@@ -298,13 +301,24 @@ def test_newer_schema_is_31005_for_every_storage_request_and_nothing_is_written(
 ) -> None:
     seed(db_path, {"k": "v"})
     (supported,) = query(db_path, "SELECT max(version) FROM __idumb_migrations")[0]
-    query(db_path, "INSERT INTO __idumb_migrations (version, name, checksum, applied_at) "
-                   "VALUES (?, 'from_a_newer_daemon', 'x', 0)", supported + 1)
+    query(
+        db_path,
+        "INSERT INTO __idumb_migrations (version, name, checksum, applied_at) "
+        "VALUES (?, 'from_a_newer_daemon', 'x', 0)",
+        supported + 1,
+    )
     files = {p.name: digest(p) for p in db_path.parent.iterdir()}
 
     daemon = spawn()
-    answers = pipeline(daemon, [*WRITES, ("settings/get", {"key": "k"}),
-                                ("settings/getAll", {}), ("workspaceConfig/list", {})])
+    answers = pipeline(
+        daemon,
+        [
+            *WRITES,
+            ("settings/get", {"key": "k"}),
+            ("settings/getAll", {}),
+            ("workspaceConfig/list", {}),
+        ],
+    )
     for answer in answers:
         assert answer["error"]["code"] == -31005, answer
         assert answer["error"]["data"] == {

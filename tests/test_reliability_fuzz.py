@@ -33,14 +33,22 @@ VALID: dict[str, dict[str, Any]] = {
     "settings/set": {"key": "fuzz.k", "value": "v"},
     "settings/delete": {"key": "fuzz.k"},
     "settings/getAll": {"prefix": "fuzz.", "after": "fuzz.a", "limit": 5},
-    "settings/setMany": {"entries": [{"key": "fuzz.a", "value": "1"},
-                                     {"key": "fuzz.b", "value": "2"}]},
+    "settings/setMany": {
+        "entries": [{"key": "fuzz.a", "value": "1"}, {"key": "fuzz.b", "value": "2"}]
+    },
     "settings/export": {},
-    "settings/import": {"version": "1.0", "settings": [{"key": "fuzz.i", "value": "x"}],
-                        "replace": False, "dryRun": True},
+    "settings/import": {
+        "version": "1.0",
+        "settings": [{"key": "fuzz.i", "value": "x"}],
+        "replace": False,
+        "dryRun": True,
+    },
     "workspaceConfig/get": {"projectDir": "/fuzz/p"},
-    "workspaceConfig/set": {"projectDir": "/fuzz/p", "name": "n",
-                            "config": {"a": [1, {"b": None}]}},
+    "workspaceConfig/set": {
+        "projectDir": "/fuzz/p",
+        "name": "n",
+        "config": {"a": [1, {"b": None}]},
+    },
     "workspaceConfig/open": {"projectDir": "/fuzz/p"},
     "workspaceConfig/list": {"limit": 3},
     "workspaceConfig/delete": {"projectDir": "/fuzz/q"},
@@ -78,8 +86,24 @@ class Fuzzer:
         return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
 
     def number(self) -> Any:
-        return self.rng.choice([0, -1, 1, 2**31, 2**53 + 1, 2**70, -(2**64), 0.5, -0.0, 1e308,
-                                1e-308, math.inf, -math.inf, math.nan])
+        return self.rng.choice(
+            [
+                0,
+                -1,
+                1,
+                2**31,
+                2**53 + 1,
+                2**70,
+                -(2**64),
+                0.5,
+                -0.0,
+                1e308,
+                1e-308,
+                math.inf,
+                -math.inf,
+                math.nan,
+            ]
+        )
 
     def value(self, depth: int = 0) -> Any:
         rng = self.rng
@@ -89,8 +113,10 @@ class Fuzzer:
         if pick < 0.7:
             return [self.value(depth + 1) for _ in range(rng.randrange(0, 4))]
         # No "id" among random keys: only generated requests carry ids.
-        return {self.text().replace("id", "i"): self.value(depth + 1)
-                for _ in range(rng.randrange(0, 4))}
+        return {
+            self.text().replace("id", "i"): self.value(depth + 1)
+            for _ in range(rng.randrange(0, 4))
+        }
 
     def nested(self, depth: int) -> Any:
         out: Any = "bottom"
@@ -131,16 +157,24 @@ class Fuzzer:
         rng = self.rng
         if notification:
             method: Any = rng.choice(NOTIFICATIONS)
-            params = ({"id": rng.choice([1, "x", None, [1], {"a": 1}, 2.5])}
-                      if method == "$/cancelRequest" else
-                      self.params(method) if method in VALID else self.value())
+            params = (
+                {"id": rng.choice([1, "x", None, [1], {"a": 1}, 2.5])}
+                if method == "$/cancelRequest"
+                else self.params(method)
+                if method in VALID
+                else self.value()
+            )
             return {"jsonrpc": "2.0", "method": method, "params": params}
         msg_id: Any = self.usable_id()
         if rng.random() < 0.1:
             msg_id = rng.choice([None, 1.5, True, [1], {"id": 1}])  # unusable: id null
         method = rng.choice(METHODS)
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "method": method,
-                                   "params": self.params(method)}
+        message: dict[str, Any] = {
+            "jsonrpc": "2.0",
+            "id": msg_id,
+            "method": method,
+            "params": self.params(method),
+        }
         pick = rng.random()
         if pick < 0.05:
             message["jsonrpc"] = rng.choice(["1.0", 2, None])
@@ -195,7 +229,8 @@ class Fuzzer:
 
     def _batch(self) -> tuple[bytes, bytes | None]:
         members = [
-            self.value() if self.rng.random() < 0.2
+            self.value()
+            if self.rng.random() < 0.2
             else self.message(notification=self.rng.random() < 0.2)
             for _ in range(self.rng.randrange(0, 6))
         ]
@@ -215,8 +250,12 @@ class Fuzzer:
         elif pick < 0.7:
             body = b'{"a":' * depth + b"1" + b"}" * depth
         else:  # a request whose params are too deep to parse: it has no usable id
-            body = (b'{"jsonrpc":"2.0","id":"deep","method":"settings/set","params":'
-                    + b"[" * depth + b"]" * depth + b"}")
+            body = (
+                b'{"jsonrpc":"2.0","id":"deep","method":"settings/set","params":'
+                + b"[" * depth
+                + b"]" * depth
+                + b"}"
+            )
         return self.framed(body)
 
     def _header(self) -> tuple[bytes, bytes | None]:
@@ -229,11 +268,15 @@ class Fuzzer:
         if pick < 0.3:
             return b"CONTENT-LENGTH:   %d   \r\n\r\n%b" % (n, body), body
         if pick < 0.45:
-            return (b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n"
-                    b"Content-Length: %d\r\n\r\n%b" % (n, body)), body
+            return (
+                b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n"
+                b"Content-Length: %d\r\n\r\n%b" % (n, body)
+            ), body
         if pick < 0.55:
-            return (b"Content-Length: %d\r\nX-Unknown: \xff\xfe\r\nContent-Type: text/odd\r\n\r\n%b"
-                    % (n, body)), body
+            return (
+                b"Content-Length: %d\r\nX-Unknown: \xff\xfe\r\nContent-Type: text/odd\r\n\r\n%b"
+                % (n, body)
+            ), body
         if pick < 0.6:
             return b"Content-Length: 0\r\n\r\n", b""  # an empty body: -32700
         # A header block without a usable Content-Length: skipped whole.
@@ -341,11 +384,17 @@ def test_a_message_over_16_mib_is_discarded_without_holding_it(spawn: DaemonFact
     rss, peak = procfs.rss_mib(pid), procfs.peak_rss_mib(pid)
 
     size = 24 * MIB  # well over the limit, streamed in 1 MiB writes
-    body = json.dumps({"jsonrpc": "2.0", "id": "huge", "method": "settings/set",
-                       "params": {"key": "huge", "value": "h" * (size - 100)}}).encode()
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": "huge",
+            "method": "settings/set",
+            "params": {"key": "huge", "value": "h" * (size - 100)},
+        }
+    ).encode()
     daemon.send_raw(b"Content-Length: %d\r\n\r\n" % len(body))
     for offset in range(0, len(body), MIB):
-        daemon.send_raw(body[offset:offset + MIB])
+        daemon.send_raw(body[offset : offset + MIB])
     answer = daemon.call("settings/get", {"key": "huge"})
     assert answer["result"] is None  # never stored, and the stream is still in step
 

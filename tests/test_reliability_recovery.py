@@ -134,11 +134,14 @@ def test_corrupt_database_without_a_backup_stays_untouched_and_is_31004(
     bad = digest(db_path)
 
     daemon = spawn()
-    answers = pipeline(daemon, [
-        ("settings/get", {"key": "k"}),
-        ("settings/set", {"key": "k", "value": "w"}),
-        ("workspaceConfig/list", {}),
-    ])
+    answers = pipeline(
+        daemon,
+        [
+            ("settings/get", {"key": "k"}),
+            ("settings/set", {"key": "k", "value": "w"}),
+            ("workspaceConfig/list", {}),
+        ],
+    )
     assert [a["error"]["code"] for a in answers] == [-31004] * 3
     assert answers[0]["error"]["data"] == {"reason": "corrupt"}
     assert daemon.result("daemon/status", {})["recovered"] is None
@@ -158,10 +161,13 @@ def test_ten_thousand_overwrites_of_100_keys_keep_the_files_small(
     wal = db_path.with_name(db_path.name + "-wal")
     wal_sizes, db_sizes = [], []
     for round_no in range(100):
-        answers = pipeline(daemon, [
-            ("settings/set", {"key": f"key.{k:03d}", "value": f"{round_no}:" + "v" * 40})
-            for k in range(100)
-        ])
+        answers = pipeline(
+            daemon,
+            [
+                ("settings/set", {"key": f"key.{k:03d}", "value": f"{round_no}:" + "v" * 40})
+                for k in range(100)
+            ],
+        )
         assert not [a for a in answers if "error" in a]
         wal_sizes.append(wal.stat().st_size if wal.exists() else 0)
         db_sizes.append(db_path.stat().st_size)

@@ -54,8 +54,9 @@ def test_folders_0700_and_files_0600_under_a_permissive_umask(
 
 def test_keys_made_of_sql_round_trip_verbatim(spawn: DaemonFactory, db_path: Path) -> None:
     daemon = spawn()
-    answers = pipeline(daemon, [("settings/set", {"key": k, "value": k + " = value"})
-                                for k in SQL_KEYS])
+    answers = pipeline(
+        daemon, [("settings/set", {"key": k, "value": k + " = value"}) for k in SQL_KEYS]
+    )
     assert [a["result"]["key"] for a in answers] == SQL_KEYS
     tables = query(db_path, "SELECT type, name FROM sqlite_master ORDER BY name")
     answers = pipeline(daemon, [("settings/get", {"key": k}) for k in SQL_KEYS])
@@ -67,8 +68,9 @@ def test_keys_made_of_sql_round_trip_verbatim(spawn: DaemonFactory, db_path: Pat
     assert [e["key"] for e in daemon.result("settings/getAll", {"prefix": "x%"})] == ["x%y_z"]
     project = "/tmp/'; DROP TABLE workspace_config; --"
     config = {"sql": "'); DELETE FROM settings; --", SQL_KEYS[0]: SQL_KEYS[1]}
-    daemon.result("workspaceConfig/set", {"projectDir": project, "name": SQL_KEYS[2],
-                                          "config": config})
+    daemon.result(
+        "workspaceConfig/set", {"projectDir": project, "name": SQL_KEYS[2], "config": config}
+    )
     stored = daemon.result("workspaceConfig/get", {"projectDir": project})
     assert (stored["name"], stored["config"]) == (SQL_KEYS[2], config)
     answers = pipeline(daemon, [("settings/delete", {"key": k}) for k in SQL_KEYS[:3]])
@@ -112,8 +114,11 @@ def test_no_input_reaches_sql_text(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         storage.write(settings.import_, [SettingInput(key=marker + "3", value=marker)], True)
         storage.read(settings.export)
         storage.write(settings.delete, marker)
-        storage.write(lambda tx: workspaces.set_(tx, project_dir="/" + marker, name=marker,
-                                                 config={marker: marker}))
+        storage.write(
+            lambda tx: workspaces.set_(
+                tx, project_dir="/" + marker, name=marker, config={marker: marker}
+            )
+        )
         storage.write(workspaces.open_, "/" + marker)
         storage.read(workspaces.get, "/" + marker)
         storage.read(workspaces.list_recent, 5)
@@ -133,7 +138,7 @@ def _socket_inodes(pid: int) -> set[str]:
         except OSError:
             continue  # closed meanwhile
         if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
+            inodes.add(target[len("socket:[") : -1])
     return inodes
 
 
@@ -152,8 +157,9 @@ def test_the_daemon_opens_no_network_port(spawn: DaemonFactory) -> None:
     daemon.result("daemon/watch", {"enabled": True})
     pid = daemon.proc.pid
     sockets = _socket_inodes(pid)
-    inet = set().union(*(_table_inodes(pid, t)
-                         for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite")))
+    inet = set().union(
+        *(_table_inodes(pid, t) for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite"))
+    )
     assert not sockets & inet, "the daemon holds an internet socket"
     # What it does hold (asyncio's self-pipe) are Unix sockets, nameless.
     assert sockets <= _table_inodes(pid, "unix")
@@ -177,19 +183,34 @@ def test_the_log_holds_no_value_config_or_password_even_on_errors(
 ) -> None:
     daemon = spawn("--busy-timeout", "0.3")
     daemon.result("settings/set", {"key": "token", "value": SECRETS["value"]})
-    daemon.result("workspaceConfig/set", {"projectDir": "/p",
-                                          "config": {"apiToken": SECRETS["config"]}})
+    daemon.result(
+        "workspaceConfig/set", {"projectDir": "/p", "config": {"apiToken": SECRETS["config"]}}
+    )
     # Another program's trigger refuses a value: an unexpected driver error,
     # logged with its traceback (and with the SQL, but not its parameters).
-    query(db_path, "CREATE TRIGGER refuse BEFORE INSERT ON settings "
-                   "WHEN new.value LIKE '%FAILING%' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    query(
+        db_path,
+        "CREATE TRIGGER refuse BEFORE INSERT ON settings "
+        "WHEN new.value LIKE '%FAILING%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
     failing = daemon.call("settings/set", {"key": "f", "value": SECRETS["failing"]})
     assert failing["error"]["code"] == -32603
-    answers = pipeline(daemon, [
-        ("settings/set", {"key": "long", "value": SECRETS["too-long"] + "x" * 1024 * 1024}),
-        ("settings/import", {"version": "1.0", "settings": [
-            {"key": "dup", "value": SECRETS["import"]}, {"key": "dup", "value": "again"}]}),
-    ])
+    answers = pipeline(
+        daemon,
+        [
+            ("settings/set", {"key": "long", "value": SECRETS["too-long"] + "x" * 1024 * 1024}),
+            (
+                "settings/import",
+                {
+                    "version": "1.0",
+                    "settings": [
+                        {"key": "dup", "value": SECRETS["import"]},
+                        {"key": "dup", "value": "again"},
+                    ],
+                },
+            ),
+        ],
+    )
     assert [a["error"]["code"] for a in answers] == [-32602, -32602]
     # A notification with bad params is logged as ignored.
     daemon.notify("settings/set", {"key": "n", "value": {"nested": SECRETS["notification"]}})

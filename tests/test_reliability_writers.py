@@ -42,15 +42,22 @@ def _plan(i: int) -> tuple[list[tuple[str, Any]], dict[str, str]]:
             calls.append(("settings/set", {"key": entries[0][0], "value": value}))
         elif roll < 0.85:
             entries = [(f"many.{i}.{n % 10}", value), (f"shared.{rng.randrange(SHARED)}", value)]
-            calls.append(("settings/setMany",
-                          {"entries": [{"key": k, "value": v} for k, v in entries]}))
+            calls.append(
+                ("settings/setMany", {"entries": [{"key": k, "value": v} for k, v in entries]})
+            )
         elif roll < 0.95:
             # import reads the stored values, then writes: a read-then-write
             # transaction under contention, where a deferred BEGIN fails at once.
             entries = [(f"imp.{i}.{n % 5}", value), (f"shared.{rng.randrange(SHARED)}", value)]
-            calls.append(("settings/import", {
-                "version": "1.0", "settings": [{"key": k, "value": v} for k, v in entries],
-            }))
+            calls.append(
+                (
+                    "settings/import",
+                    {
+                        "version": "1.0",
+                        "settings": [{"key": k, "value": v} for k, v in entries],
+                    },
+                )
+            )
         else:
             entries = []
             calls.append(("settings/get", {"key": f"shared.{rng.randrange(SHARED)}"}))
@@ -75,8 +82,9 @@ def test_four_daemons_pipelining_on_one_file_lose_no_update(spawn: DaemonFactory
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    answers = [responses(daemon, ids, timeout=30) for daemon, ids in zip(daemons, sent,
-                                                                          strict=True)]
+    answers = [
+        responses(daemon, ids, timeout=30) for daemon, ids in zip(daemons, sent, strict=True)
+    ]
     assert [errors_of(a) for a in answers] == [[]] * DAEMONS
     assert sum(len(a) for a in answers) == DAEMONS * OPS
 
@@ -118,16 +126,22 @@ def test_lock_held_past_the_busy_timeout_is_31001_then_writes_resume(
 
         # Reads first, then writes: waits for the lock like a plain write
         # (BEGIN IMMEDIATE) instead of failing at once as a deferred one would.
-        answer, took = timed(daemon, "settings/import", {
-            "version": "1.0", "settings": [{"key": "k", "value": "imported"}],
-        })
+        answer, took = timed(
+            daemon,
+            "settings/import",
+            {
+                "version": "1.0",
+                "settings": [{"key": "k", "value": "imported"}],
+            },
+        )
         assert answer["error"]["code"] == -31001, answer
         assert 0.45 <= took < 5, took
 
         # A pipelined burst is refused in about one timeout, not one per write.
         start = time.monotonic()
-        burst = pipeline(daemon, [("settings/set", {"key": f"b{n}", "value": "x"})
-                                  for n in range(20)])
+        burst = pipeline(
+            daemon, [("settings/set", {"key": f"b{n}", "value": "x"}) for n in range(20)]
+        )
         assert {a["error"]["code"] for a in burst} == {-31001}
         assert time.monotonic() - start < 5
     finally:

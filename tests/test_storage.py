@@ -77,8 +77,11 @@ def test_set_get_delete(storage: Storage, clock: Clock) -> None:
 def test_rows_written_by_another_program_read_correctly(
     storage: Storage, database_url: str
 ) -> None:
-    run_sql(database_url, "INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', ?)",
-            1700000000)
+    run_sql(
+        database_url,
+        "INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', ?)",
+        1700000000,
+    )
     run_sql(database_url, "INSERT INTO settings (key, value, updated_at) VALUES ('n', 'z', NULL)")
     run_sql(
         database_url,
@@ -132,8 +135,11 @@ def test_import_reports_and_keeps_unchanged_timestamps(storage: Storage, clock: 
         settings.set_many, [SettingInput(key=k, value=k) for k in ("same", "diff", "gone")]
     )
     clock.now += 60
-    file = [SettingInput(key="same", value="same"), SettingInput(key="diff", value="new"),
-            SettingInput(key="add", value="x")]
+    file = [
+        SettingInput(key="same", value="same"),
+        SettingInput(key="diff", value="new"),
+        SettingInput(key="add", value="x"),
+    ]
     dry = storage.write(lambda tx: settings.import_(tx, file, replace=True, dry_run=True))
     assert (dry.imported, dry.added, dry.changed, dry.removed) == (3, ["add"], ["diff"], ["gone"])
     assert storage.read(settings.get, "gone") is not None  # a dry run writes nothing

@@ -12,8 +12,15 @@ import pytest
 import idumb_daemon
 
 STORAGE = Path(idumb_daemon.__file__).resolve().parent / "storage"
-ABOVE = ("idumb_daemon.migrations", "idumb_daemon.protocol", "idumb_daemon.worker",
-         "idumb_daemon.watcher", "idumb_daemon.cli", "idumb_daemon.client", "pygls")
+ABOVE = (
+    "idumb_daemon.migrations",
+    "idumb_daemon.protocol",
+    "idumb_daemon.worker",
+    "idumb_daemon.watcher",
+    "idumb_daemon.cli",
+    "idumb_daemon.client",
+    "pygls",
+)
 
 
 def _imports(path: Path) -> list[str]:
@@ -31,7 +38,8 @@ def _imports(path: Path) -> list[str]:
 )
 def test_storage_imports_nothing_above_it(module: str) -> None:
     upward = [
-        name for name in _imports(STORAGE / module)
+        name
+        for name in _imports(STORAGE / module)
         if any(name == up or name.startswith(up + ".") for up in ABOVE)
     ]
     assert upward == []

@@ -64,9 +64,7 @@ def good_workspace(project_dir: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(
-    "bad_time", [MILLISECONDS, -MILLISECONDS, 2**62, "yesterday"], ids=repr
-)
+@pytest.mark.parametrize("bad_time", [MILLISECONDS, -MILLISECONDS, 2**62, "yesterday"], ids=repr)
 def test_a_setting_with_a_time_out_of_contract_holds_up_nothing(
     spawn: DaemonFactory, db_path: Path, bad_time: object
 ) -> None:

@@ -71,7 +71,8 @@ def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
     assert Path(schema) == Path(package_file).parent / "schema"
     # The version is written once, in the package; the wheel's metadata has it.
     versions = run(
-        python, "-c",
+        python,
+        "-c",
         "import idumb_daemon, importlib.metadata as m; "
         "print(idumb_daemon.__version__, m.version('idumb-daemon'))",
         cwd=elsewhere,

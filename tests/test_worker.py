@@ -64,9 +64,7 @@ def test_a_group_runs_in_order_and_acknowledges_only_after_its_commit(
     assert all(state.get("k") in (None, "49") for state in seen_at_delivery)
 
 
-def test_a_failing_write_in_a_group_fails_only_itself(
-    worker: StorageWorker, db_path: Path
-) -> None:
+def test_a_failing_write_in_a_group_fails_only_itself(worker: StorageWorker, db_path: Path) -> None:
     def broken(storage: Storage) -> None:
         # Writes, then fails: its own write must roll back with it.
         def op(tx: Tx) -> None:
@@ -142,13 +140,19 @@ def test_a_job_failure_reaches_a_waiter_on_another_thread(
 def test_abandon_ends_a_lock_wait_and_cancels_what_is_queued(db_path: Path) -> None:
     worker = StorageWorker(open_storage(resolve_url(db=str(db_path)), busy_timeout=60))
     worker.start()
-    assert worker.submit(lambda s: s.write(settings.set_, "seed", "0"), write=True).result(WAIT).value == "0"
+    assert (
+        worker.submit(lambda s: s.write(settings.set_, "seed", "0"), write=True).result(WAIT).value
+        == "0"
+    )
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         # Taken together, they wait for the lock as one group.
         waiting = worker.submit(lambda s: s.write(settings.set_, "waiting", "1"), write=True)
-        queued = [worker.submit(lambda s, i=i: s.write(settings.set_, f"q{i}", "1"), write=True) for i in range(3)]
+        queued = [
+            worker.submit(lambda s, i=i: s.write(settings.set_, f"q{i}", "1"), write=True)
+            for i in range(3)
+        ]
         worker.abandon()
         # Cancelled, well before the 60 s busy timeout would have passed.
         for job in [waiting, *queued]:

@@ -191,6 +191,7 @@ class Wire:
 
 # --- additions for the protocol suite ---------------------------------------------------
 
+
 def parse_frames(data: bytes) -> list[Any]:
     """The messages in `data`, which must be whole frames exactly as the daemon
     writes them and nothing else: a stray byte anywhere (a library's print, a log
@@ -210,9 +211,7 @@ def body_frame(body: bytes, *headers: bytes) -> bytes:
     return b"".join(h + b"\r\n" for h in headers) + encode_frame(body)
 
 
-def sqlite_exec(
-    path: Path, sql: str, *params: Any, timeout: float = WAIT
-) -> list[tuple[Any, ...]]:
+def sqlite_exec(path: Path, sql: str, *params: Any, timeout: float = WAIT) -> list[tuple[Any, ...]]:
     """Run one statement on the database file as another program would."""
     conn = sqlite3.connect(path, timeout=timeout)
     try:

@@ -15,7 +15,10 @@ def database_options(parser: argparse.ArgumentParser) -> None:
         "(default: $IDUMB_DATABASE_URL, else <project dir>/.idumb/data/idumb.db)",
     )
     group.add_argument(
-        "--busy-timeout", type=float, default=5.0, metavar="SECONDS",
+        "--busy-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
         help="how long a write waits for the database lock (default 5)",
     )
 

@@ -35,7 +35,9 @@ def add_parsers(sub: Any) -> None:
 def _schema_dir_option(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: not given here, a --schema-dir before the subcommand stands.
     parser.add_argument(
-        "--schema-dir", type=Path, default=argparse.SUPPRESS,
+        "--schema-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
         help="schema/ folder to use instead of the package's",
     )
 

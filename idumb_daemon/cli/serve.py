@@ -14,17 +14,22 @@ from idumb_daemon.cli.common import database_options, storage_url
 def add_parsers(sub: Any) -> None:
     serve = sub.add_parser("serve", help="serve JSON-RPC 2.0 on stdin/stdout (the default)")
     database_options(serve)
-    serve.add_argument("--log-level", default="warning",
-                       choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
     serve.add_argument("--log-file", help="log here instead of stderr")
     # What hosts append on their own (PROTOCOL.md, Transport).
     hosts = serve.add_argument_group("added by hosts")
     hosts.add_argument(
-        "--stdio", action="store_true",
+        "--stdio",
+        action="store_true",
         help="accepted for vscode-languageclient: stdio is the only transport",
     )
     hosts.add_argument(
-        "--clientProcessId", type=_pid, metavar="PID", dest="client_process_id",
+        "--clientProcessId",
+        type=_pid,
+        metavar="PID",
+        dest="client_process_id",
         help="exit once this process is gone, as initialize's processId",
     )
     serve.set_defaults(run=run)

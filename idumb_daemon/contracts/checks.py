@@ -273,7 +273,5 @@ Config: TypeAlias = Annotated[
 ]
 JsonObject: TypeAlias = dict[str, Any]
 ExportVersion: TypeAlias = Annotated[str, Check(_check_version, values=(EXPORT_VERSION,))]
-AnyTime: TypeAlias = Annotated[
-    datetime, Check(parse_rfc3339, {"format": "date-time"}, wire=str)
-]
+AnyTime: TypeAlias = Annotated[datetime, Check(parse_rfc3339, {"format": "date-time"}, wire=str)]
 """Any RFC 3339 time, as JavaScript's toISOString() writes one (2026-11-26T01:10:58.123Z)."""

@@ -206,9 +206,8 @@ class IdumbProtocol(JsonRPCProtocol):
         except contracts.ParamsInvalid as exc:
             raise errors.RpcError(
                 errors.INVALID_PARAMS,
-                "invalid params: " + "; ".join(
-                    f"{e.path or '(params)'}: {e.message}" for e in exc.errors
-                ),
+                "invalid params: "
+                + "; ".join(f"{e.path or '(params)'}: {e.message}" for e in exc.errors),
                 contracts.InvalidParamsData(errors=exc.errors),
             ) from None
 
@@ -369,9 +368,7 @@ class IdumbProtocol(JsonRPCProtocol):
     def _send_data(self, data: Any) -> None:
         # pygls' own writer path (used by its built-in features) goes through
         # our framing too, so stdout never sees a second writer.
-        self._send_body(
-            json.dumps(data, default=self._serialize_message, allow_nan=False).encode()
-        )
+        self._send_body(json.dumps(data, default=self._serialize_message, allow_nan=False).encode())
 
 
 def _usable_id(value: Any) -> MsgId | None:
@@ -415,8 +412,15 @@ def _make_text_encoder() -> Callable[[Any], str]:
     if make is None:
         return _ENCODER.encode
     encode = make(
-        None, _ENCODER.default, json.encoder.encode_basestring,
-        None, ": ", ", ", False, False, False,
+        None,
+        _ENCODER.default,
+        json.encoder.encode_basestring,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        False,
     )
     return lambda message: "".join(encode(message, 0))
 
@@ -438,4 +442,3 @@ def _error_for(exc: BaseException) -> errors.RpcError:
     log.error("internal error", exc_info=(type(exc), exc, exc.__traceback__))
     name = type(exc).__name__
     return errors.RpcError(errors.INTERNAL_ERROR, f"internal error: {name}: {exc}")
-

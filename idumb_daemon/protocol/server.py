@@ -206,6 +206,7 @@ class IdumbServer(JsonRPCServer):
         protocol = self.protocol
         protocol.send_bytes = output.write
         protocol.on_exit = self.request_stop
+
         def fatal(exc: BaseException) -> None:
             loop.call_soon_threadsafe(self._fatal, exc)
 
@@ -418,5 +419,3 @@ def serve(storage: Storage, stdin_fd: int, stdout_fd: int, client_pid: int | Non
     server = create_server(storage)
     code: int = asyncio.run(server.run(stdin_fd, stdout_fd, client_pid))
     return code
-
-

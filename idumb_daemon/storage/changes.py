@@ -88,8 +88,9 @@ def _time(value: Any, table: str, key: str, column: str) -> datetime | None:
     try:
         return to_time(value)
     except (TypeError, ValueError, OverflowError, OSError):
-        log.warning("%s %r: %s %r is not a time in seconds: reported as null",
-                    table, key, column, value)
+        log.warning(
+            "%s %r: %s %r is not a time in seconds: reported as null", table, key, column, value
+        )
         return None
 
 
@@ -192,8 +193,9 @@ class Feed:
         if not logged:
             return Changes()
         if logged[0][0] > self.last + 1 and not self._retained(db, self.last):
-            return self._resync(db, "change log pruned past what this watcher read: "
-                                    "reporting every row")
+            return self._resync(
+                db, "change log pruned past what this watcher read: reporting every row"
+            )
         # key -> reported: a key some other writer touched is reported with its
         # current row, even if our own write came after (that row is the truth).
         touched: dict[str, dict[str, bool]] = {SETTINGS: {}, WORKSPACES: {}}

@@ -50,8 +50,13 @@ CONNECT_TIMEOUT = 5
 # waiting for an answer the kernel would give up on only after hours.
 # libpq's names: keepalives while waiting for an answer (30 s idle, then 3
 # probes 10 s apart), tcp_user_timeout while a query is not yet acknowledged.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-              "keepalives_count": 3, "tcp_user_timeout": 60_000}
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 _SECRET_PARAMS = ("password", "sslpassword")
 
 
@@ -77,7 +82,7 @@ def resolve_url(
 
 def _postgresql_scheme(url: str) -> str:
     # libpq and many hosts hand out postgres://; SQLAlchemy knows only postgresql.
-    return "postgresql://" + url[len("postgres://"):] if url.startswith("postgres://") else url
+    return "postgresql://" + url[len("postgres://") :] if url.startswith("postgres://") else url
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -142,5 +142,6 @@ def _restore(path: Path) -> RecoveryInfo:
             os.replace(side, corrupt.with_name(corrupt.name + suffix))
     _copy_database(backup, path)
     log.warning("database %s was corrupt: moved to %s, restored from %s", path, corrupt, backup)
-    return RecoveryInfo(from_=str(backup), at=datetime.now(UTC).replace(microsecond=0),
-                        corrupt_file=str(corrupt))
+    return RecoveryInfo(
+        from_=str(backup), at=datetime.now(UTC).replace(microsecond=0), corrupt_file=str(corrupt)
+    )

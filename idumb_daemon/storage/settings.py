@@ -56,7 +56,9 @@ def to_time(seconds: object, table: str = "row", name: str = "") -> datetime | N
 def _out_of_contract(table: str, name: str, seconds: object) -> None:
     log.warning(
         "%s %r: stored time %r is not unix seconds of a year 1970..9999; read as null",
-        table, name, seconds,
+        table,
+        name,
+        seconds,
     )
 
 

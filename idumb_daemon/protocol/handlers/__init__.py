@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 P = TypeVar("P")
 R = TypeVar("R")
 
-Handler: TypeAlias = Callable[
-    ["IdumbServer", P], "R | Pending[R] | Coroutine[Any, Any, R]"
-]
+Handler: TypeAlias = Callable[["IdumbServer", P], "R | Pending[R] | Coroutine[Any, Any, R]"]
 """Takes the server and the structured params; returns the result, a storage
 call's Pending, or a coroutine (for work that awaits)."""
 
