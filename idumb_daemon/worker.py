@@ -180,10 +180,10 @@ class Done(Generic[T]):
     def cancelled(self) -> bool:
         return False
 
-    def exception(self) -> BaseException | None:
+    def exception(self, timeout: float | None = None) -> BaseException | None:
         return self.error
 
-    def result(self) -> T:
+    def result(self, timeout: float | None = None) -> T:
         if self.error is not None:
             raise self.error
         return self.value  # type: ignore[return-value]

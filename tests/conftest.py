@@ -25,7 +25,6 @@ TIERS: dict[str, str] = {
     "test_migrations": "unit",
     "test_storage": "unit",
     "test_storage_sql": "unit",
-    "test_storage_layer": "unit",
     "test_watch_feed": "unit",
     "test_worker": "unit",
     # The daemon (or its CLI, or its client) as a subprocess over stdio.

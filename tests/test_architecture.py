@@ -172,3 +172,23 @@ def test_the_check_reads_each_form_of_import(
     path.write_text(line + "\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / PACKAGE)
     assert (violations() == []) is allowed, violations()
+
+
+# Storage knows nothing of JSON-RPC; the protocol layer knows nothing of SQL.
+FOREIGN: dict[str, frozenset[str]] = {
+    "storage": frozenset({"pygls", "lsprotocol"}),
+    "migrations": frozenset({"pygls", "lsprotocol"}),
+    "contracts": frozenset({"pygls", "sqlite3", "psycopg", "dataset", "sqlalchemy"}),
+    "protocol": frozenset({"sqlite3", "psycopg", "dataset", "sqlalchemy"}),
+}
+
+
+def test_storage_speaks_no_json_rpc_and_the_protocol_no_sql() -> None:
+    found = [
+        f"{path.relative_to(ROOT.parent)}:{line}: {own} imports {module}"
+        for path in sources()
+        if (own := component(module_name(path))) in FOREIGN
+        for line, module in imported(path)
+        if module.split(".")[0] in FOREIGN[own]
+    ]
+    assert found == []

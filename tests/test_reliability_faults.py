@@ -4,25 +4,26 @@ Each is answered with its error code and the daemon keeps serving."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from idumb_daemon.protocol.server import open_storage
-from idumb_daemon.storage import settings
+from idumb_daemon.storage import Storage, settings
 from idumb_daemon.storage.database import Database
 from idumb_daemon.storage.errors import StorageFull
-from idumb_daemon.worker import StorageWorker
+from idumb_daemon.worker import Job, StorageWorker
 from tests.conftest import DaemonFactory
 from tests.reliability import (
     digest,
@@ -189,34 +190,40 @@ def test_a_write_failing_mid_group_leaves_no_write_of_that_group_acknowledged(
 
     event.listen(Engine, "connect", cap)
     worker = StorageWorker(open_storage("sqlite:///" + str(tmp_path / "capped.db")))
+
+    def submit(call: Callable[[Storage], object], *, write: bool) -> Job[object]:
+        # A worker of its own runs no read inline: every call is queued.
+        return cast("Job[object]", worker.submit(call, write=write))
+
+    def fill(s: Storage, n: int) -> object:
+        return s.write(settings.set_, f"fill.{n}", "f" * 20_000)
+
+    def put(s: Storage, key: str, value: str) -> object:
+        return s.write(settings.set_, key, value)
+
+    def read(s: Storage, key: str) -> object:
+        return s.read(settings.get, key)
+
     worker.start()
     try:
         for n in range(200):
-            filled = worker.submit(
-                lambda s, n=n: s.write(settings.set_, f"fill.{n}", "f" * 20_000), write=True
-            )
+            filled = submit(functools.partial(fill, n=n), write=True)
             if isinstance(filled.exception(WAIT), StorageFull):
                 break
         else:
             raise AssertionError("never full")
         gate = threading.Event()
-        worker.submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
+        submit(lambda _s: gate.wait(WAIT), write=False)  # queue the group behind it
         group = {
-            "before": worker.submit(
-                lambda s: s.write(settings.set_, "before", "small"), write=True
-            ),
-            "big": worker.submit(
-                lambda s: s.write(settings.set_, "big", "b" * 400_000), write=True
-            ),
-            "after": worker.submit(lambda s: s.write(settings.set_, "after", "small"), write=True),
+            "before": submit(functools.partial(put, key="before", value="small"), write=True),
+            "big": submit(functools.partial(put, key="big", value="b" * 400_000), write=True),
+            "after": submit(functools.partial(put, key="after", value="small"), write=True),
         }
         gate.set()
         errors = {key: future.exception(WAIT) for key, future in group.items()}
         assert isinstance(errors["big"], StorageFull), errors
         for key, error in errors.items():
-            stored = worker.submit(
-                lambda s, key=key: s.read(settings.get, key), write=False
-            ).result(WAIT)
+            stored = submit(functools.partial(read, key=key), write=False).result(WAIT)
             assert error is not None or stored is not None, f"{key} acknowledged, then lost"
     finally:
         worker.stop(WAIT)

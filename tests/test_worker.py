@@ -3,6 +3,7 @@ acknowledgement, and a failing write failing only itself."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from idumb_daemon.contracts import SettingsEntry
 from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import Storage, settings
 from idumb_daemon.storage.database import resolve_url
@@ -27,6 +29,10 @@ def worker(db_path: Path) -> Iterator[StorageWorker]:
     worker = StorageWorker(open_storage(resolve_url(db=str(db_path))))
     yield worker
     worker.stop(WAIT)
+
+
+def _put(s: Storage, key: str, value: str) -> SettingsEntry:
+    return s.write(settings.set_, key, value)
 
 
 def committed(db_path: Path) -> dict[str, str]:
@@ -51,9 +57,7 @@ def test_a_group_runs_in_order_and_acknowledges_only_after_its_commit(
     # Queued before the thread starts: they form one group behind the open.
     futures: list[Any] = []
     for i in range(50):
-        futures.append(
-            worker.submit(lambda s, i=i: s.write(settings.set_, "k", str(i)), write=True)
-        )
+        futures.append(worker.submit(functools.partial(_put, key="k", value=str(i)), write=True))
         futures.append(worker.submit(lambda s: s.read(settings.get, "k"), write=False))
     worker.start()
     results = [f.result(WAIT) for f in futures]
@@ -150,7 +154,7 @@ def test_abandon_ends_a_lock_wait_and_cancels_what_is_queued(db_path: Path) -> N
         # Taken together, they wait for the lock as one group.
         waiting = worker.submit(lambda s: s.write(settings.set_, "waiting", "1"), write=True)
         queued = [
-            worker.submit(lambda s, i=i: s.write(settings.set_, f"q{i}", "1"), write=True)
+            worker.submit(functools.partial(_put, key=f"q{i}", value="1"), write=True)
             for i in range(3)
         ]
         worker.abandon()
@@ -181,7 +185,7 @@ def test_a_group_lost_to_a_trigger_s_rollback_runs_again_alone(
     release = threading.Event()
     worker.submit(lambda _s: release.wait(WAIT), write=False)
     keys = ["a", "bad", "b", "c"]
-    jobs = [worker.submit(lambda s, k=k: s.write(settings.set_, k, k), write=True) for k in keys]
+    jobs = [worker.submit(functools.partial(_put, key=k, value=k), write=True) for k in keys]
     release.set()
     outcomes = {k: job.exception(WAIT) for k, job in zip(keys, jobs, strict=True)}
     assert [k for k, error in outcomes.items() if error is not None] == ["bad"]
