@@ -58,6 +58,7 @@ TIERS: dict[str, str] = {
     "test_bench": "tooling",
     "test_codegen": "tooling",
     "test_contracts_installed": "tooling",
+    "test_methods_doc": "tooling",
     "test_tiers": "tooling",
     "test_wheel_install": "tooling",
 }
