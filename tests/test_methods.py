@@ -123,6 +123,7 @@ def test_a_handler_writes_exactly_when_its_table_entry_says_so(area: ModuleType)
         if "dryRun" in sample:
             sample["dryRun"] = False  # a dry run is a read; the table says it may write
         recorder = _Recorder()
+        assert method.params is not None
         fn(recorder, contracts.structure(sample, method.params))
         assert recorder.calls == ["write" if method.writes else "read"], method.name
 

@@ -37,7 +37,7 @@ async def _drive(db: Path, other_writer: Any) -> tuple[int, RecordingProtocol, l
     protocol: RecordingProtocol = client.protocol  # type: ignore[assignment]
     changes: asyncio.Queue[Any] = asyncio.Queue()
 
-    @client.feature("settings/didChange")
+    @client.feature("settings/didChange")  # type: ignore[untyped-decorator]
     def did_change(params: Any) -> None:
         changes.put_nowait(params)
 
@@ -75,7 +75,7 @@ async def _drive(db: Path, other_writer: Any) -> tuple[int, RecordingProtocol, l
     finally:
         if client._server is not None and client._server.returncode is None:
             client._server.kill()
-        await asyncio.wait_for(client.stop(), WAIT)
+        await asyncio.wait_for(client.stop(), WAIT)  # type: ignore[no-untyped-call]
     return code, protocol, requests
 
 

@@ -17,7 +17,7 @@ ABOVE = ("idumb_daemon.migrations", "idumb_daemon.protocol", "idumb_daemon.worke
 
 
 def _imports(path: Path) -> list[str]:
-    found = []
+    found: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
