@@ -39,6 +39,7 @@ TIERS: dict[str, str] = {
     "test_protocol_jsonrpc": "e2e",
     "test_protocol_lifecycle": "e2e",
     "test_protocol_methods": "e2e",
+    "test_null_and_times_e2e": "e2e",
     "test_pygls_client_e2e": "e2e",
     "test_smoke_e2e": "e2e",
     "test_watch_e2e": "e2e",

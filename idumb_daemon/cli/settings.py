@@ -116,5 +116,6 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> in
     elif args.action == "export":
         _print(contracts.unstructure(daemon.export()))
     else:
-        _print(daemon.request("settings/import", params))
+        # The file goes as it is: the daemon checks it and names what is wrong.
+        _print(daemon.request(contracts.SETTINGS_IMPORT.name, params))
     return 0
