@@ -58,7 +58,6 @@ TIERS: dict[str, str] = {
     # The project's own tools: codegen, the benchmark, packaging, this table.
     "test_bench": "tooling",
     "test_codegen": "tooling",
-    "test_contracts_installed": "tooling",
     "test_methods_doc": "tooling",
     "test_tiers": "tooling",
     "test_wheel_install": "tooling",
