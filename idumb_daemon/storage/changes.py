@@ -57,22 +57,24 @@ _LAST_REVISION = (
 )
 # Each reads the log entries in a seq range with the current row of each: one
 # statement, so an entry and its row agree even where each statement has a
-# snapshot of its own (PostgreSQL's read committed).
+# snapshot of its own (PostgreSQL's read committed). `table_name || ''` keeps
+# the planner on the seq range: by the (table_name, ...) index it would read
+# every row of the table.
 _LOGGED = {
     SETTINGS: (
         "SELECT seq, scope, row_key, deleted, value, updated_at "
         f"FROM {CHANGE_LOG} LEFT JOIN settings ON key = row_key "
-        "WHERE seq > ? AND seq <= ? AND table_name = 'settings' ORDER BY seq"
+        "WHERE seq > ? AND seq <= ? AND table_name || '' = 'settings' ORDER BY seq"
     ),
     WORKSPACE_SETTINGS: (
         "SELECT seq, scope, row_key, deleted, value, updated_at "
         f"FROM {CHANGE_LOG} LEFT JOIN workspace_settings ON project_dir = scope AND key = row_key "
-        "WHERE seq > ? AND seq <= ? AND table_name = 'workspace_settings' ORDER BY seq"
+        "WHERE seq > ? AND seq <= ? AND table_name || '' = 'workspace_settings' ORDER BY seq"
     ),
     WORKSPACES: (
         "SELECT seq, scope, row_key, deleted, id, name, last_opened, config "
         f"FROM {CHANGE_LOG} LEFT JOIN workspace_config ON project_dir = row_key "
-        "WHERE seq > ? AND seq <= ? AND table_name = 'workspace_config' ORDER BY seq"
+        "WHERE seq > ? AND seq <= ? AND table_name || '' = 'workspace_config' ORDER BY seq"
     ),
 }
 _ALL = {
