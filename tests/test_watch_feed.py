@@ -231,7 +231,7 @@ def test_one_change_among_100k_rows_reads_only_that_row(
         for *_ids, detail in other.execute("EXPLAIN QUERY PLAN " + text).fetchall()
     ]
     assert [p for p in plans if p.startswith("SCAN") and p != "SCAN CONSTANT ROW"] == []
-    assert plans.count(f"SEARCH {CHANGE_LOG} USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") == 3
+    assert plans.count("SEARCH rev USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") == 3
     assert "SEARCH settings USING INDEX settings_key_unique (key=?) LEFT-JOIN" in plans
 
 

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.conftest import DaemonFactory
-from tests.test_watch_e2e import BOUND, next_changes, watcher
+from tests.test_watch_e2e import BOUND, bare, next_changes, watcher
 
 
 def wait_for_a_lock_waiter(url: str, foreign_pid: int) -> None:
@@ -84,7 +84,7 @@ def test_a_foreign_commit_overlapping_our_write_is_notified(
                 },
             }
         ]
-    assert next_changes(a) == [marker]
+    assert next_changes(a) == [bare(marker)]
     assert a.stop() == 0 and b.stop() == 0
 
 

@@ -62,35 +62,41 @@ _LAST_REVISION = (
 # every row of the table.
 _LOGGED = {
     SETTINGS: (
-        "SELECT seq, scope, row_key, deleted, value, updated_at "
-        f"FROM {CHANGE_LOG} LEFT JOIN settings ON key = row_key "
-        "WHERE seq > ? AND seq <= ? AND table_name || '' = 'settings' ORDER BY seq"
+        "SELECT rev.seq, rev.scope, rev.row_key, rev.deleted, settings.value, settings.updated_at "
+        f"FROM {CHANGE_LOG} AS rev LEFT JOIN settings ON settings.key = rev.row_key "
+        "WHERE rev.seq > ? AND rev.seq <= ? AND rev.table_name || '' = 'settings' ORDER BY rev.seq"
     ),
     WORKSPACE_SETTINGS: (
-        "SELECT seq, scope, row_key, deleted, value, updated_at "
-        f"FROM {CHANGE_LOG} LEFT JOIN workspace_settings ON project_dir = scope AND key = row_key "
-        "WHERE seq > ? AND seq <= ? AND table_name || '' = 'workspace_settings' ORDER BY seq"
+        "SELECT rev.seq, rev.scope, rev.row_key, rev.deleted, ws.value, ws.updated_at "
+        f"FROM {CHANGE_LOG} AS rev LEFT JOIN workspace_settings AS ws "
+        "ON ws.project_dir = rev.scope AND ws.key = rev.row_key "
+        "WHERE rev.seq > ? AND rev.seq <= ? AND rev.table_name || '' = 'workspace_settings' "
+        "ORDER BY rev.seq"
     ),
     WORKSPACES: (
-        "SELECT seq, scope, row_key, deleted, id, name, last_opened, config "
-        f"FROM {CHANGE_LOG} LEFT JOIN workspace_config ON project_dir = row_key "
-        "WHERE seq > ? AND seq <= ? AND table_name || '' = 'workspace_config' ORDER BY seq"
+        "SELECT rev.seq, rev.scope, rev.row_key, rev.deleted, "
+        "w.id, w.name, w.last_opened, w.config "
+        f"FROM {CHANGE_LOG} AS rev LEFT JOIN workspace_config AS w ON w.project_dir = rev.row_key "
+        "WHERE rev.seq > ? AND rev.seq <= ? AND rev.table_name || '' = 'workspace_config' "
+        "ORDER BY rev.seq"
     ),
 }
 _ALL = {
     SETTINGS: (
-        "SELECT seq, '' AS scope, key, 0 AS deleted, value, updated_at FROM settings "
-        f"LEFT JOIN {CHANGE_LOG} ON table_name = 'settings' AND scope = '' AND row_key = key"
+        "SELECT rev.seq, '' AS scope, settings.key, 0 AS deleted, settings.value, "
+        f"settings.updated_at FROM settings LEFT JOIN {CHANGE_LOG} AS rev "
+        "ON rev.table_name = 'settings' AND rev.scope = '' AND rev.row_key = settings.key"
     ),
     WORKSPACE_SETTINGS: (
-        "SELECT seq, project_dir, key, 0 AS deleted, value, updated_at FROM workspace_settings "
-        f"LEFT JOIN {CHANGE_LOG} ON table_name = 'workspace_settings' "
-        "AND scope = project_dir AND row_key = key"
+        "SELECT rev.seq, ws.project_dir, ws.key, 0 AS deleted, ws.value, ws.updated_at "
+        f"FROM workspace_settings AS ws LEFT JOIN {CHANGE_LOG} AS rev "
+        "ON rev.table_name = 'workspace_settings' AND rev.scope = ws.project_dir "
+        "AND rev.row_key = ws.key"
     ),
     WORKSPACES: (
-        "SELECT seq, '' AS scope, project_dir, 0 AS deleted, id, name, last_opened, config "
-        f"FROM workspace_config LEFT JOIN {CHANGE_LOG} "
-        "ON table_name = 'workspace_config' AND scope = '' AND row_key = project_dir"
+        "SELECT rev.seq, '' AS scope, w.project_dir, 0 AS deleted, w.id, w.name, "
+        f"w.last_opened, w.config FROM workspace_config AS w LEFT JOIN {CHANGE_LOG} AS rev "
+        "ON rev.table_name = 'workspace_config' AND rev.scope = '' AND rev.row_key = w.project_dir"
     ),
 }
 

@@ -28,11 +28,16 @@ from idumb_daemon.storage.tx import Tx
 
 log = logging.getLogger(__name__)
 
+# Columns named with their table: the app's tables may gain columns of any name.
 _REVISION_JOIN = (
-    "LEFT JOIN __idumb_changes ON table_name = 'settings' AND scope = '' AND row_key = key"
+    "LEFT JOIN __idumb_changes AS rev "
+    "ON rev.table_name = 'settings' AND rev.scope = '' AND rev.row_key = settings.key"
 )
-_SELECT = f"SELECT key, value, updated_at, seq FROM settings {_REVISION_JOIN}"
-_GET = f"{_SELECT} WHERE key = ?"
+_SELECT = (
+    f"SELECT settings.key, settings.value, settings.updated_at, rev.seq FROM settings "
+    f"{_REVISION_JOIN}"
+)
+_GET = f"{_SELECT} WHERE settings.key = ?"
 _REVISION = (
     "SELECT seq FROM __idumb_changes WHERE table_name = 'settings' AND scope = '' AND row_key = ?"
 )
@@ -172,19 +177,19 @@ def get_all(
     where: list[str] = []
     params: list[Any] = []
     if prefix:
-        where.append(f"key >= ?{collate}")
+        where.append(f"settings.key >= ?{collate}")
         params.append(prefix)
         upper = prefix_upper_bound(prefix)
         if upper is not None:
-            where.append(f"key < ?{collate}")
+            where.append(f"settings.key < ?{collate}")
             params.append(upper)
     if after is not None:
-        where.append(f"key > ?{collate}")
+        where.append(f"settings.key > ?{collate}")
         params.append(after)
     sql = _SELECT
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY key{collate}"
+    sql += f" ORDER BY settings.key{collate}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)

@@ -14,10 +14,14 @@ from idumb_daemon.storage.tx import Tx
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = "project_dir, name, last_opened, config, seq"
+# Columns named with their table: the app's tables may gain columns of any name.
+_COLUMNS = (
+    "workspace_config.project_dir, workspace_config.name, workspace_config.last_opened, "
+    "workspace_config.config, rev.seq"
+)
 _FROM = (
-    "workspace_config LEFT JOIN __idumb_changes "
-    "ON table_name = 'workspace_config' AND scope = '' AND row_key = project_dir"
+    "workspace_config LEFT JOIN __idumb_changes AS rev ON rev.table_name = 'workspace_config' "
+    "AND rev.scope = '' AND rev.row_key = workspace_config.project_dir"
 )
 
 
@@ -69,7 +73,7 @@ def _workspace(row: tuple[Any, ...]) -> WorkspaceConfig:
 
 
 def get(tx: Tx, project_dir: str) -> WorkspaceConfig | None:
-    sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE project_dir = ?"
+    sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE workspace_config.project_dir = ?"
     row = run(tx.db, sql, (project_dir,)).fetchone()
     return None if row is None else _workspace(row)
 
@@ -117,7 +121,8 @@ def open_(tx: Tx, project_dir: str) -> WorkspaceConfig:
 def list_recent(tx: Tx, limit: int = 50) -> list[WorkspaceConfig]:
     sql = (
         f"SELECT {_COLUMNS} FROM {_FROM} "
-        f"ORDER BY last_opened IS NULL, last_opened DESC, project_dir{tx.collate} LIMIT ?"
+        "ORDER BY workspace_config.last_opened IS NULL, workspace_config.last_opened DESC, "
+        f"workspace_config.project_dir{tx.collate} LIMIT ?"
     )
     return [_workspace(row) for row in run(tx.db, sql, (limit,))]
 
