@@ -235,8 +235,13 @@ def test_a_database_restored_under_a_watcher_is_reported_as_it_now_is(
     later = b.result("settings/set", {"key": "later", "value": "new"})
     assert next_changes(a) == [bare(later)]
     # A restore tool puts the older file in place: its change log ends before
-    # what the watcher has read, and nothing is written after it.
+    # what the watcher has read, and nothing is written after it. A resync:
+    # every row of the file, the client drops what it holds.
     os.replace(backup, db_path)
-    changes = {c["key"]: c for c in next_changes(a)}
-    assert changes == {"kept": kept, "later": {"key": "later", "value": None, "updatedAt": None}}
+    for method, rows in (("settings/didChange", [kept]), ("workspaceConfig/didChange", [])):
+        message = a.notification(BOUND)
+        assert message["method"] == method
+        assert message["params"]["resync"] is True
+        assert message["params"]["revision"] == kept["revision"]
+        assert message["params"]["changes"] == rows
     assert a.stop() == 0 and b.stop() == 0
