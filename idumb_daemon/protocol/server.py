@@ -102,7 +102,9 @@ class IdumbServer(JsonRPCServer):
         """The highest committed revision; None while storage is unavailable.
         Read on a short connection of its own, never behind the storage
         thread; only an in-memory database, which no other connection can
-        read, is asked on the storage thread (bounded by `timeout`)."""
+        read, is asked on the storage thread (bounded by `timeout`). A daemon
+        still opening its database is waited for, as briefly."""
+        await self.storage_opened(timeout)
         if not self.storage.is_open:
             return None
         try:
