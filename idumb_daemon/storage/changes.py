@@ -35,7 +35,12 @@ import attrs
 import dataset
 
 from idumb_daemon.contracts import SettingChange, WorkspaceChange, WorkspaceConfig
-from idumb_daemon.storage.database import _side_errors, connect_postgres, sqlite_path
+from idumb_daemon.storage.database import (
+    _side_errors,
+    connect_postgres,
+    read_only_uri,
+    sqlite_path,
+)
 from idumb_daemon.storage.settings import lock_change_log, to_time
 from idumb_daemon.storage.sql import execute_on, run, table_names
 from idumb_daemon.storage.workspaces import decode_config
@@ -149,7 +154,8 @@ def peek_revision(url: str) -> int | None:
         if path is None:
             return None
         with _side_errors():
-            file = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=1.0)
+            # Creating nothing beside the file (see read_only_uri).
+            file = sqlite3.connect(read_only_uri(path), uri=True, timeout=1.0)
             try:
                 row = execute_on(file, _LAST_REVISION).fetchone()
             finally:
