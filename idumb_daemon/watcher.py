@@ -185,11 +185,14 @@ class Watcher:
         self._stopped = False
         self._failing = False
 
-    def start(self) -> Future[None]:
-        """Follow changes from this point in request order; the future is done
-        once the storage thread has marked it (it fails when storage does,
-        and the first look then starts following)."""
-        started: Future[None] = self._worker.submit_alone(lambda s: s.watch(True))
+    def start(self, after: int | None, replay: bool) -> Future[None]:
+        """Follow changes after revision `after` (None: from when the storage
+        thread gets to it; `replay`: this daemon's own ones too); the future is
+        done once the storage thread has marked it (it fails when storage
+        does, and the first look then starts following)."""
+        started: Future[None] = self._worker.submit_alone(
+            lambda s: s.watch(True, after, replay=replay)
+        )
         self._poller.start()
         return started
 
@@ -239,12 +242,59 @@ class Watcher:
             self._wake()
 
     def _send(self, changes: Changes) -> None:
-        for settings in chunks(changes.settings, _setting_size):
-            self._notify("settings/didChange", SettingsDidChangeParams(changes=settings))
-        for workspaces in chunks(changes.workspaces, _workspace_size):
-            self._notify(
-                "workspaceConfig/didChange", WorkspaceConfigDidChangeParams(changes=workspaces)
-            )
+        for kind, items, revision, resync in notifications(changes):
+            if kind == "settings":
+                self._notify(
+                    "settings/didChange",
+                    SettingsDidChangeParams(changes=items, revision=revision, resync=resync),
+                )
+            else:
+                self._notify(
+                    "workspaceConfig/didChange",
+                    WorkspaceConfigDidChangeParams(changes=items, revision=revision, resync=resync),
+                )
+
+
+def notifications(changes: Changes) -> Iterator[tuple[str, list[Any], int, bool]]:
+    """The notifications (kind, changes, revision, resync) that report a look,
+    in the order to send them.
+
+    A resync: per kind, the first with resync true (even with no rows: the
+    client drops what it holds), every one carrying the look's revision. Else
+    the changes of both kinds are sent in revision order, a notification
+    holding a run of one kind and carrying the highest revision in it, so that
+    when one with revision R arrives every change up to R has been sent; the
+    last carries the look's revision (what was skipped below it was our own).
+    """
+    if changes.resync:
+        kinds: tuple[tuple[str, Sequence[SettingChange | WorkspaceChange]], ...] = (
+            ("settings", changes.settings),
+            ("workspaces", changes.workspaces),
+        )
+        for kind, items in kinds:
+            parts = list(chunks(items, _size)) or [[]]
+            for i, part in enumerate(parts):
+                yield kind, part, changes.revision, i == 0
+        return
+    merged = sorted(
+        [("settings", c.revision, c) for c in changes.settings]
+        + [("workspaces", c.revision, c) for c in changes.workspaces],
+        key=lambda item: item[1],
+    )
+    runs: list[tuple[str, list[Any]]] = []
+    for kind, _revision, change in merged:
+        if not runs or runs[-1][0] != kind:
+            runs.append((kind, []))
+        runs[-1][1].append(change)
+    out = [(kind, part, part[-1].revision) for kind, items in runs for part in chunks(items, _size)]
+    for i, (kind, part, revision) in enumerate(out):
+        yield kind, part, changes.revision if i == len(out) - 1 else revision, False
+
+
+def _size(change: SettingChange | WorkspaceChange) -> int:
+    if isinstance(change, SettingChange):
+        return _setting_size(change)
+    return _workspace_size(change)
 
 
 def _setting_size(change: SettingChange) -> int:

@@ -43,6 +43,7 @@ TIERS: dict[str, str] = {
     "test_pygls_client_e2e": "e2e",
     "test_smoke_e2e": "e2e",
     "test_watch_e2e": "e2e",
+    "test_revisions_e2e": "e2e",
     "test_watch_foreign_rows": "e2e",
     "test_watch_postgres": "e2e",
     "test_watch_postgres_overlap": "e2e",

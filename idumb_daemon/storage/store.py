@@ -77,6 +77,8 @@ class Storage:
         self._watching = False
         self._local = threading.local()
         self._feed: changes.Feed | None = None
+        self._feed_from: tuple[int | None, bool] = (None, False)
+        """Where the feed starts (see changes.Feed.start), kept until it has."""
 
     @property
     def backend(self) -> str:
@@ -224,26 +226,33 @@ class Storage:
 
     # change feed
 
-    def watch(self, enabled: bool) -> None:
-        """Start following other writers' changes from now on, or stop."""
+    def watch(self, enabled: bool, after: int | None = None, *, replay: bool = False) -> None:
+        """Start following changes after revision `after` (None: from now on;
+        `replay`: our own ones after it too), or stop."""
         self._watching = enabled
         self._feed = None
+        self._feed_from = (after, replay)
         if enabled:
             self._feed = self.read(self._start_feed)
 
     def collect_changes(self) -> changes.Changes:
-        """What other writers changed since the last call or since watch(True)."""
+        """What changed since the last call or since watch(True)."""
         if not self._watching:
             return changes.Changes()
         feed = self._feed
         if feed is None:
-            # watch(True) could not read the database; follow from now on.
-            self._feed = self.read(self._start_feed)
-            return changes.Changes()
+            # watch(True) could not read the database: start where it was asked to.
+            feed = self._feed = self.read(self._start_feed)
+            if feed is None:
+                return changes.Changes()
         return self.read(lambda tx: feed.collect(tx.db, source=self._source()))
 
+    def last_revision(self) -> int:
+        return self.read(lambda tx: changes.last_revision(tx.db))
+
     def _start_feed(self, tx: Tx) -> changes.Feed | None:
-        return changes.Feed.start(tx.db, source=self._source())
+        after, replay = self._feed_from
+        return changes.Feed.start(tx.db, source=self._source(), after=after, replay=replay)
 
     def _source(self) -> object:
         """What a feed follows: a SQLite file by its identity, as a file put in
