@@ -222,6 +222,8 @@ class StorageWorker:
         self.deliver: Callable[[list[Outcome]], None] = settle
         self._outcomes: list[Outcome] = []
         self._inline_reads = False
+        # Set for a request that came alone: a write may then run inline once.
+        self._lone_write = False
         self._in_flight = 0
 
     def start(self) -> None:
@@ -234,11 +236,17 @@ class StorageWorker:
         self.storage.read_alone_on_this_thread()
         self._inline_reads = True
 
+    def expect_lone_request(self, lone: bool) -> None:
+        """Whether the input read now holds a single request. Only then may a
+        write run inline: writes that come together are committed together,
+        with one sync, on the storage thread."""
+        self._lone_write = lone
+
     def submit(
         self, call: Callable[[Storage], T], *, write: bool, inline: bool = True
     ) -> Pending[T]:
         """Queue a storage call, or run it at once when nothing is ahead of it
-        (unless `inline` is off)."""
+        (unless `inline` is off; a write only when it came alone)."""
         if (
             inline
             and self._inline_reads
@@ -246,7 +254,11 @@ class StorageWorker:
             # Opening (or re-opening) may wait for a lock: never on the loop.
             and self.storage.is_open
         ):
-            return self._run_inline_write(call) if write else self._run_inline(call)
+            if not write:
+                return self._run_inline(call)
+            if self._lone_write:
+                self._lone_write = False
+                return self._run_inline_write(call)
         return self._enqueue(Job(call, write=write))
 
     def submit_alone(self, call: Callable[[Storage], T]) -> Future[T]:

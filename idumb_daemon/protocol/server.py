@@ -234,6 +234,7 @@ class IdumbServer(JsonRPCServer):
         self.worker.start()
 
         def handle(frames: list[framing.Frame]) -> None:
+            self.worker.expect_lone_request(len(frames) == 1)
             for frame in frames:
                 if isinstance(frame, framing.FrameError):
                     protocol.reject_frame(frame.message)
