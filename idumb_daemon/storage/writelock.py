@@ -84,7 +84,9 @@ class WriteLock:
     def acquire(self, timeout: float) -> bool:
         """Take the lock, waiting up to `timeout` seconds (0: not at all).
         True once held, or where the lock file cannot be had (SQLite's lock
-        alone then orders the writers); False if still held elsewhere."""
+        alone then orders the writers); False if still held elsewhere. A
+        refused call leaves the wait going: the next call finds the lock held
+        for it if it was let go meanwhile (or within CLAIM_GRACE after)."""
         with self._mutex:
             if self._claim():
                 return True
