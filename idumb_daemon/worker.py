@@ -5,7 +5,8 @@ never span an `await`; so the event loop hands storage calls to this thread
 as jobs and answers once each job is settled. Keeping one FIFO queue gives the
 protocol its ordering guarantee: a request's effect is ordered after every
 earlier request's (a read with nothing queued or unsettled before it runs at
-once instead, which keeps that guarantee).
+once instead, which keeps that guarantee, and so does a write that came alone:
+it never waits for a lock there, a taken one sends it to this thread).
 
 Group commit: writes queued together run in one transaction, each in its own
 savepoint, and are acknowledged together after the single durable commit.

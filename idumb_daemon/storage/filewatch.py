@@ -17,8 +17,6 @@ which is memory-mapped and raises no event. The caller therefore reads
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -26,7 +24,10 @@ import select
 import struct
 import sys
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import ctypes
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +70,23 @@ _REMOTE_FS: Final = frozenset(
 def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
+    # Imported here, when a watch starts: not every daemon start pays for it.
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols, libc's among them.
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.inotify_init1.argtypes = [ctypes.c_int]
         libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+        libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     except (OSError, AttributeError):
         return None
     return libc
 
 
 def _remote(libc: ctypes.CDLL, folder: Path) -> bool:
+    import ctypes
+
     # struct statfs starts with f_type, a long on every Linux ABI; 256 bytes
     # covers the whole struct anywhere.
     buffer = ctypes.create_string_buffer(256)
@@ -108,6 +116,8 @@ class FileEvents:
                 return None
         except (OSError, AttributeError):
             return None
+        import ctypes
+
         fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if fd < 0:
             log.info("watch: no inotify (%s): polling", os.strerror(ctypes.get_errno()))
