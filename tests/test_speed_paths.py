@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from idumb_daemon.storage.writelock import SUFFIX
+from idumb_daemon.storage.database import file_identity
+from idumb_daemon.storage.writelock import lock_folder, lock_name
 from tests.conftest import DaemonFactory
 from tests.test_watch_e2e import next_changes
 from tests.wire import WAIT, daemon_env
@@ -76,8 +77,16 @@ def test_daemons_queue_on_a_0600_lock_file_that_goes_with_the_last(
 ) -> None:
     daemon = spawn()
     assert daemon.result("settings/set", {"key": "k", "value": "1"})["value"] == "1"
-    lock_path = Path(str(db_path) + SUFFIX)
+    folder = lock_folder()
+    assert folder is not None
+    lock_path = folder / lock_name(file_identity(db_path))
     assert stat.S_IMODE(lock_path.stat().st_mode) == 0o600
+    # Nothing beside the database but its own files.
+    assert sorted(p.name for p in db_path.parent.iterdir()) == [
+        "idumb.db",
+        "idumb.db-shm",
+        "idumb.db-wal",
+    ]
     fd = os.open(lock_path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # as another daemon holding it between its writes

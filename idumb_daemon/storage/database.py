@@ -362,7 +362,7 @@ class Database:
                     read_only, uri=True, **connect_args
                 )
             else:
-                self._write_lock = WriteLock(path)
+                self._write_lock = WriteLock(self._identity)
         target = engine_url(url)
         if self.dialect == "postgresql":
             require_postgres_driver()

@@ -3,14 +3,21 @@
 SQLite's own lock is taken by trying: a writer that finds it held sleeps in
 its busy handler, in steps that grow to 100 ms, and tries again, so with four
 writers a write can wait half a second for a lock that was free after a
-millisecond. Daemons therefore also take an OS lock (flock) on a file beside
-the database around each write transaction: the kernel wakes the next waiter
-the moment the holder lets go, and only then does it ask SQLite.
+millisecond. Daemons therefore also take an OS lock (flock) on a lock file
+of the database around each write transaction: the kernel wakes the next
+waiter the moment the holder lets go, and only then does it ask SQLite.
+
+The lock file is not beside the database, whose folder holds the database's
+own files only, but in a folder of the user's own (`/tmp/idumb-<uid>`, 0700,
+refused if anyone else owns it or may enter it), named by the database
+file's device and inode, so every path to one file finds one lock, and a file
+put in its place (a restore) gets another. Daemons of other users, or behind
+another /tmp (containers), do not meet there: SQLite's lock orders them, as
+before.
 
 It only orders daemons: SQLite's lock still decides. A writer that knows
 nothing of the file (the sqlite3 shell, another program) is met at SQLite's
-lock as before, and a daemon that cannot create the file (a read-only folder)
-writes without it.
+lock as before, and a daemon that cannot create the file writes without it.
 
 flock blocks in the kernel, where nothing reaches it, so the blocking wait
 runs on a thread of its own, and the caller waits for it in slices it chooses
@@ -22,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Final
@@ -29,25 +37,50 @@ from typing import Final
 log = logging.getLogger(__name__)
 
 FILE_MODE: Final = 0o600
-SUFFIX: Final = "-lock"
+FOLDER_MODE: Final = 0o700
 CLAIM_GRACE: Final = 0.25
 """Seconds the waiting thread holds a lock it got for a caller whose slice
 ended meanwhile: the caller asks again at once, unless it gave up."""
 
 
-class WriteLock:
-    """flock on `<database>-lock`. Not for concurrent callers: one thread at
-    a time acquires and releases (the daemon's writes are serialised).
+def lock_folder(root: Path = Path("/tmp")) -> Path | None:
+    """The user's folder of lock files, made if need be; None where it cannot
+    be had or is not the user's alone (another user could hold its locks)."""
+    folder = root / f"idumb-{os.getuid()}"
+    try:
+        os.mkdir(folder, FOLDER_MODE)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    return folder
 
-    The file goes when its last user closes, so nothing is left beside the
-    database: the one closing removes it only if it can lock it at once, and
-    whoever gets the lock checks that it locked the file still at the path
-    (the usual protocol of lock files that are removed), else it starts over
-    on the new one.
+
+def lock_name(identity: tuple[int, int]) -> str:
+    return f"{identity[0]}-{identity[1]}.lock"
+
+
+class WriteLock:
+    """flock on the lock file of the database with this (device, inode).
+    Not for concurrent callers: one thread at a time acquires and releases
+    (the daemon's writes are serialised).
+
+    The file goes when its last user closes: the one closing removes it
+    only if it can lock it at once, and whoever gets the lock checks that
+    it locked the file still at the path (the usual protocol of lock files
+    that are removed), else it starts over on the new one.
     """
 
-    def __init__(self, database: Path) -> None:
-        self.path = Path(str(database) + SUFFIX)
+    def __init__(self, identity: tuple[int, int], folder: Path | None = None) -> None:
+        self._name = lock_name(identity)
+        self._folder = folder
+        self.path: Path | None = None
         self._fd: int | None = None
         self._unusable = False
         self._mutex = threading.Lock()
@@ -61,6 +94,13 @@ class WriteLock:
 
     def _file(self) -> int | None:
         if self._fd is None and not self._unusable and not self._closed:
+            if self.path is None:
+                folder = self._folder or lock_folder()
+                if folder is None:
+                    self._unusable = True
+                    log.info("writing without a lock file: no folder of our own for it")
+                    return None
+                self.path = folder / self._name
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
             except OSError as exc:
@@ -72,6 +112,7 @@ class WriteLock:
         """Whether the file locked through `fd` is still the one at the path;
         if not, `fd` is closed (and with it the lock) for a new one."""
         try:
+            assert self.path is not None, "set as the file was opened"
             st, now = os.fstat(fd), os.stat(self.path)
             if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino):
                 return True
@@ -173,6 +214,7 @@ class WriteLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if self._current(fd):
+                    assert self.path is not None
                     os.unlink(self.path)
                 else:
                     return  # closed by _current
