@@ -27,6 +27,7 @@ TIERS: dict[str, str] = {
     "test_storage_sql": "unit",
     "test_watch_feed": "unit",
     "test_worker": "unit",
+    "test_writelock": "unit",
     # The daemon (or its CLI, or its client) as a subprocess over stdio.
     "test_cli": "e2e",
     "test_cancel_watch_e2e": "e2e",
@@ -44,6 +45,7 @@ TIERS: dict[str, str] = {
     "test_smoke_e2e": "e2e",
     "test_watch_e2e": "e2e",
     "test_revisions_e2e": "e2e",
+    "test_speed_paths": "e2e",
     "test_watch_foreign_rows": "e2e",
     "test_watch_postgres": "e2e",
     "test_watch_postgres_overlap": "e2e",

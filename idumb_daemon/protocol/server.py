@@ -38,6 +38,7 @@ from idumb_daemon.protocol.handlers import daemon, method_of, settings, workspac
 from idumb_daemon.protocol.pygls_seam import JsonRPCServer
 from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
+from idumb_daemon.storage import settings as storage_settings
 from idumb_daemon.storage.changes import peek_revision
 from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, sqlite_path
 from idumb_daemon.storage.errors import StorageUnavailable
@@ -51,6 +52,11 @@ Ts = TypeVarTuple("Ts")
 
 AREAS: Final[tuple[ModuleType, ...]] = (daemon, settings, workspace)
 """The handler modules, one per protocol area."""
+BULK_WRITES: Final[frozenset[object]] = frozenset(
+    {storage_settings.set_many, storage_settings.import_}
+)
+"""Writes as large as the client makes them: always on the storage thread,
+so the event loop is never held up by one."""
 
 # How long a hurried stop (a signal, the client gone) takes at most before
 # the process ends: the protocol promises an exit within 2 seconds.
@@ -84,9 +90,12 @@ class IdumbServer(JsonRPCServer):
         return self.worker.submit(lambda s: s.read(op, *args), write=False)
 
     def write(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> Pending[T]:
-        """`op(tx, *args)`, a storage operation that writes, queued in arrival
-        order; answered once its group is committed."""
-        return self.worker.submit(lambda s: s.write(op, *args), write=True)
+        """`op(tx, *args)`, a storage operation that writes, in arrival order:
+        queued, or done at once when nothing is ahead of it and it is not a
+        bulk write; answered once committed."""
+        return self.worker.submit(
+            lambda s: s.write(op, *args), write=True, inline=op not in BULK_WRITES
+        )
 
     async def storage_opened(self, timeout: float) -> None:
         """Wait (bounded) until the storage thread has tried to open the
@@ -253,6 +262,7 @@ class IdumbServer(JsonRPCServer):
         self.worker.start()
 
         def handle(frames: list[framing.Frame]) -> None:
+            self.worker.expect_lone_request(len(frames) == 1)
             for frame in frames:
                 if isinstance(frame, framing.FrameError):
                     protocol.reject_frame(frame.message)

@@ -132,7 +132,9 @@ class Storage:
         """From now on, run reads on the calling thread as lone statements
         outside any explicit transaction (SQLite only: each is then its own
         transaction). Every read operation is one statement, so it sees one
-        consistent state. For a thread that does nothing but such reads."""
+        consistent state. Writes on it never wait for a lock: one held
+        elsewhere is StorageBusy at once, with nothing done. For a thread
+        that must not block (the event loop)."""
         self._local.alone = True
 
     def read(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> T:
@@ -148,9 +150,10 @@ class Storage:
         database = self._ready()
         tx = self._tx
         assert tx is not None, "set with the database"
-        if not write and getattr(self._local, "alone", False):
+        alone = getattr(self._local, "alone", False)
+        if not write and alone:
             return self._read_alone(database, op, tx, args)
-        with self._guard(database), self._transaction(database, write):
+        with self._guard(database), self._transaction(database, write, wait=not alone):
             result = op(tx, *args)
         if write:
             self.wrote = True
@@ -210,15 +213,17 @@ class Storage:
             database.close()
 
     @contextmanager
-    def _transaction(self, database: Database, write: bool) -> Iterator[dataset.Database]:
+    def _transaction(
+        self, database: Database, write: bool, *, wait: bool = True
+    ) -> Iterator[dataset.Database]:
         feed = self._feed
         if not write or feed is None or database.db.in_transaction:
-            with database.transaction(write=write) as db:
+            with database.transaction(write=write, wait=wait) as db:
                 yield db
             return
         # We hold the write lock from BEGIN IMMEDIATE to the commit, so every
         # change-log seq in between is ours: the feed must not echo them.
-        with database.transaction(write=True) as db:
+        with database.transaction(write=True, wait=wait) as db:
             lo = changes.begin_own_write(db)
             yield db
             hi = changes.last_seq(db)
