@@ -35,7 +35,7 @@ def test_a_foreign_write_reaches_the_watcher_by_file_events_or_by_polling(
 ) -> None:
     env = daemon_env({"IDUMB_WATCH": "poll"} if mode == "poll" else None)
     daemon = spawn(env=env)
-    assert daemon.result("daemon/watch", {}) == {"watching": True}
+    assert daemon.result("daemon/watch", {})["watching"] is True
     # A commit of a program that knows nothing of the daemon (the sqlite3 shell).
     conn = sqlite3.connect(db_path, timeout=WAIT)
     try:
