@@ -27,17 +27,17 @@ INVALID_PARAMS = -32602
 def direct(url: str, *statements: tuple[str, tuple[Any, ...]]) -> None:
     """One transaction of another program (the TypeScript app, a shell)."""
     if url.startswith("postgresql"):
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url) as server:
             for sql, params in statements:
-                conn.execute(sql.replace("?", "%s"), params)
+                server.execute(sql.replace("?", "%s"), params)
         return
-    conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=15)
+    file = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=15)
     try:
-        with conn:
+        with file:
             for sql, params in statements:
-                conn.execute(sql, params)
+                file.execute(sql, params)
     finally:
-        conn.close()
+        file.close()
 
 
 def conflict(response: dict[str, Any]) -> list[dict[str, Any]]:
