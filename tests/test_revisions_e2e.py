@@ -397,3 +397,26 @@ def test_a_truncate_on_postgresql_is_a_resync(spawn: DaemonFactory, pg_url: str)
     entry = a.result("settings/set", {"key": "after", "value": "1"})
     assert entry["revision"] > top
     assert a.stop() == 0
+
+
+def test_watch_answers_while_storage_waits_for_a_lock(spawn: DaemonFactory, db_path: Any) -> None:
+    """Issue 14 item 9: daemon/watch never waits behind storage work."""
+    a = spawn()
+    before = a.result("settings/set", {"key": "k", "value": "1"})
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+        blocked = a.request("settings/set", {"key": "k", "value": "2"})
+        watch = a.request("daemon/watch", {"since": before["revision"]})
+        # The watch is answered while the write still waits for the lock.
+        message = a.next_message(BOUND)
+        assert message == {
+            "jsonrpc": "2.0",
+            "id": watch,
+            "result": {"watching": True, "revision": before["revision"]},
+        }
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert a.response(blocked)["result"]["value"] == "2"
+    assert a.stop() == 0
