@@ -27,17 +27,17 @@ INVALID_PARAMS = -32602
 def direct(url: str, *statements: tuple[str, tuple[Any, ...]]) -> None:
     """One transaction of another program (the TypeScript app, a shell)."""
     if url.startswith("postgresql"):
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url) as server:
             for sql, params in statements:
-                conn.execute(sql.replace("?", "%s"), params)
+                server.execute(sql.replace("?", "%s"), params)
         return
-    conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=15)
+    file = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=15)
     try:
-        with conn:
+        with file:
             for sql, params in statements:
-                conn.execute(sql, params)
+                file.execute(sql, params)
     finally:
-        conn.close()
+        file.close()
 
 
 def conflict(response: dict[str, Any]) -> list[dict[str, Any]]:
@@ -396,4 +396,27 @@ def test_a_truncate_on_postgresql_is_a_resync(spawn: DaemonFactory, pg_url: str)
     # The feed goes on from there.
     entry = a.result("settings/set", {"key": "after", "value": "1"})
     assert entry["revision"] > top
+    assert a.stop() == 0
+
+
+def test_watch_answers_while_storage_waits_for_a_lock(spawn: DaemonFactory, db_path: Any) -> None:
+    """Issue 14 item 9: daemon/watch never waits behind storage work."""
+    a = spawn()
+    before = a.result("settings/set", {"key": "k", "value": "1"})
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+        blocked = a.request("settings/set", {"key": "k", "value": "2"})
+        watch = a.request("daemon/watch", {"since": before["revision"]})
+        # The watch is answered while the write still waits for the lock.
+        message = a.next_message(BOUND)
+        assert message == {
+            "jsonrpc": "2.0",
+            "id": watch,
+            "result": {"watching": True, "revision": before["revision"]},
+        }
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert a.response(blocked)["result"]["value"] == "2"
     assert a.stop() == 0

@@ -39,7 +39,7 @@ from idumb_daemon.protocol.pygls_seam import JsonRPCServer
 from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage import settings as storage_settings
-from idumb_daemon.storage.changes import peek_revision
+from idumb_daemon.storage.changes import peek_revision, revision_now
 from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, sqlite_path
 from idumb_daemon.storage.errors import StorageUnavailable
 from idumb_daemon.storage.tx import Tx
@@ -109,20 +109,24 @@ class IdumbServer(JsonRPCServer):
 
     async def revision(self, timeout: float = 1.0) -> int | None:
         """The highest committed revision; None while storage is unavailable.
-        Read on a short connection of its own, never behind the storage
-        thread; only an in-memory database, which no other connection can
-        read, is asked on the storage thread (bounded by `timeout`). A daemon
-        still opening its database is waited for, as briefly."""
+        Never read behind the storage thread: on a SQLite file as a lone
+        SELECT on the event loop's own connection (a WAL reader waits for no
+        writer), on PostgreSQL on a short session of its own; only an
+        in-memory database, which no other connection can read, is asked on
+        the storage thread (bounded by `timeout`). A daemon still opening its
+        database is waited for, as briefly."""
         await self.storage_opened(timeout)
         if not self.storage.is_open:
             return None
         try:
-            if self.storage.backend == "sqlite" and sqlite_path(self.storage.url) is None:
+            if self.storage.backend == "postgresql":
+                return await asyncio.wait_for(
+                    asyncio.to_thread(peek_revision, self.storage.url), timeout
+                )
+            if sqlite_path(self.storage.url) is None:
                 job = self.worker.submit_alone(lambda s: s.last_revision())
                 return await asyncio.wait_for(asyncio.wrap_future(job), timeout)
-            return await asyncio.wait_for(
-                asyncio.to_thread(peek_revision, self.storage.url), timeout
-            )
+            return self.storage.read(revision_now)
         except (StorageError, TimeoutError) as exc:
             log.warning("cannot read the highest revision: %s", exc)
             return None

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -35,14 +34,10 @@ import attrs
 import dataset
 
 from idumb_daemon.contracts import SettingChange, WorkspaceChange, WorkspaceConfig
-from idumb_daemon.storage.database import (
-    _side_errors,
-    connect_postgres,
-    read_only_uri,
-    sqlite_path,
-)
+from idumb_daemon.storage.database import _side_errors, connect_postgres
 from idumb_daemon.storage.settings import lock_change_log, to_time
 from idumb_daemon.storage.sql import execute_on, run, table_names
+from idumb_daemon.storage.tx import Tx
 from idumb_daemon.storage.workspaces import decode_config
 
 log = logging.getLogger(__name__)
@@ -137,29 +132,24 @@ def last_revision(db: dataset.Database) -> int:
     return _revisions(db)[0]
 
 
-def peek_revision(url: str) -> int | None:
-    """The highest committed revision, read on a short connection of its own,
-    so that it never waits behind the storage thread; None for an in-memory
-    database, which no other connection can read. Failures are StorageErrors."""
-    row: tuple[Any, ...]
-    if url.startswith("postgresql"):
-        with _side_errors():
-            server = connect_postgres(url)
-            try:
-                row = execute_on(server, _LAST_REVISION).fetchone() or (0, 0)
-            finally:
-                server.close()
-    else:
-        path = sqlite_path(url)
-        if path is None:
-            return None
-        with _side_errors():
-            # Creating nothing beside the file (see read_only_uri).
-            file = sqlite3.connect(read_only_uri(path), uri=True, timeout=1.0)
-            try:
-                row = execute_on(file, _LAST_REVISION).fetchone()
-            finally:
-                file.close()
+def revision_now(tx: Tx) -> int:
+    """`last_revision` as a storage read operation: on SQLite one statement,
+    so it may run as a lone read on the event loop's own connection."""
+    return last_revision(tx.db)
+
+
+def peek_revision(url: str) -> int:
+    """The highest committed revision of a PostgreSQL database, read on a
+    short session of its own, so that it never waits behind the storage
+    thread. (Not for SQLite: a second connection to the file in this process
+    could drop the POSIX locks of the others when it closes.) Failures are
+    StorageErrors."""
+    with _side_errors():
+        server = connect_postgres(url)
+        try:
+            row = execute_on(server, _LAST_REVISION).fetchone() or (0, 0)
+        finally:
+            server.close()
     return max(int(row[0]), int(row[1] or 0))
 
 
@@ -182,7 +172,7 @@ def _time(value: Any, table: str, key: str, column: str) -> datetime | None:
     """A stored time as the wire reports it; one that is no time in unix
     seconds (another program wrote milliseconds) is reported as null."""
     try:
-        return to_time(value)
+        return to_time(value, table, key)
     except (TypeError, ValueError, OverflowError, OSError):
         log.warning(
             "%s %r: %s %r is not a time in seconds: reported as null", table, key, column, value
