@@ -207,6 +207,22 @@ class DaemonClient:
         )
         return self.call(c.SETTINGS_IMPORT, params)
 
+    def declare(self, owner: str, settings: dict[str, dict[str, Any]]) -> int:
+        """Replace every declaration of `owner`; the number of keys declared."""
+        params = c.SettingsDeclareParams(owner=owner, settings=settings)
+        return self.call(c.SETTINGS_DECLARE, params).declared
+
+    def declarations(self, prefix: str | None = None) -> list[c.DeclaredSetting]:
+        params = c.SettingsDeclarationsParams(prefix=prefix)
+        return self.call(c.SETTINGS_DECLARATIONS, params)
+
+    def resolve(self, keys: list[str] | None = None, prefix: str | None = None) -> list[c.Resolved]:
+        params = c.SettingsResolveParams(keys=keys, prefix=prefix)
+        return self.call(c.SETTINGS_RESOLVE, params)
+
+    def inspect(self, key: str) -> c.Inspection:
+        return self.call(c.SETTINGS_INSPECT, c.SettingsInspectParams(key=key))
+
     def workspace_get(self, project_dir: str) -> WorkspaceConfig | None:
         return self.call(c.WORKSPACE_GET, c.WorkspaceGetParams(project_dir=project_dir))
 

@@ -18,6 +18,7 @@ from idumb_daemon.contracts import (
     SettingsEntry,
     SettingsExport,
 )
+from idumb_daemon.storage.declarations import checked
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
 
@@ -82,12 +83,15 @@ def _set(tx: Tx, key: str, value: str, now: int) -> SettingsEntry:
 
 
 def set_(tx: Tx, key: str, value: str) -> SettingsEntry:
+    (value,) = checked(tx, [(key, value)], lambda _: "value")
     return _set(tx, key, value, tx.now())
 
 
 def set_many(tx: Tx, entries: Iterable[SettingInput]) -> list[SettingsEntry]:
+    writes = [(e.key, e.value) for e in entries]
+    values = checked(tx, writes, "entries.{}.value".format)
     now = tx.now()
-    return [_set(tx, e.key, e.value, now) for e in entries]
+    return [_set(tx, key, value, now) for (key, _), value in zip(writes, values, strict=True)]
 
 
 def delete(tx: Tx, key: str) -> bool:
@@ -146,6 +150,8 @@ def export(tx: Tx) -> SettingsExport:
 def import_(
     tx: Tx, entries: list[SettingInput], replace: bool = False, dry_run: bool = False
 ) -> ImportResult:
+    values = checked(tx, [(e.key, e.value) for e in entries], "settings.{}.value".format)
+    entries = [SettingInput(key=e.key, value=v) for e, v in zip(entries, values, strict=True)]
     stored = dict(run(tx.db, "SELECT key, value FROM settings").fetchall())
     added = [e for e in entries if e.key not in stored]
     changed = [e for e in entries if e.key in stored and stored[e.key] != e.value]
@@ -153,7 +159,9 @@ def import_(
     removed = sorted(k for k in stored if k not in incoming) if replace else []
     if not dry_run:
         # Unchanged entries are not written: they keep their updated_at.
-        set_many(tx, added + changed)
+        now = tx.now()
+        for e in added + changed:
+            _set(tx, e.key, e.value, now)
         for key in removed:
             run(tx.db, _DELETE, (key,))
     return ImportResult(
