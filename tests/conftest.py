@@ -40,6 +40,7 @@ TIERS: dict[str, str] = {
     "test_protocol_lifecycle": "e2e",
     "test_protocol_methods": "e2e",
     "test_pygls_client_e2e": "e2e",
+    "test_settings_model": "e2e",
     "test_smoke_e2e": "e2e",
     "test_watch_e2e": "e2e",
     "test_watch_foreign_rows": "e2e",
