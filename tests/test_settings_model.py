@@ -34,7 +34,7 @@ def invalid(daemon: Wire, method: str, params: Any) -> dict[str, str]:
 
 
 def stored(url: str) -> dict[str, str]:
-    return dict(run_sql(url, "SELECT key, value FROM settings"))  # type: ignore[arg-type]
+    return dict(run_sql(url, "SELECT key, value FROM settings"))
 
 
 def test_declarations_are_listed_as_given_and_replaced_per_owner(
@@ -86,7 +86,7 @@ def test_declarations_that_are_not_valid_schemas_or_over_the_bounds_are_refused(
     ]:
         params = {"owner": "ide", "settings": {"k": declaration}}
         assert list(invalid(daemon, "settings/declare", params)) == [path], declaration
-    many = {f"k{i}": {} for i in range(10_001)}
+    many: dict[str, Any] = {f"k{i}": {} for i in range(10_001)}
     assert list(invalid(daemon, "settings/declare", {"owner": "ide", "settings": many})) == [
         "settings"
     ]
@@ -96,7 +96,7 @@ def test_declarations_that_are_not_valid_schemas_or_over_the_bounds_are_refused(
     ]
     assert daemon.result("settings/declarations") == []
     # At the bounds: accepted.
-    at_bounds = {f"k{i}": {} for i in range(9_999)}
+    at_bounds: dict[str, Any] = {f"k{i}": {} for i in range(9_999)}
     at_bounds["big"] = {"description": "x" * (65_536 - len('{"description":""}'))}
     assert declare(daemon, at_bounds) == {"declared": 10_000}
 
