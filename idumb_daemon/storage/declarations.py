@@ -52,10 +52,15 @@ def _no_constant(text: str) -> Any:
     raise Refused(f"{text} is not JSON")
 
 
+# Built once: json.loads and json.dumps with options build a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def compact(value: Any) -> str:
     """The stored form of a JSON value: no whitespace, non-ASCII as it is,
     object keys in the order given."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _message(error: ValidationError | SchemaError) -> str:
@@ -101,7 +106,7 @@ class Declared:
             value: Any = stored
         else:
             try:
-                value = json.loads(stored, parse_float=_finite, parse_constant=_no_constant)
+                value = _DECODER.decode(stored)
             except json.JSONDecodeError as exc:
                 raise Refused(f"not JSON ({exc.msg} at character {exc.pos})") from None
             except RecursionError:
