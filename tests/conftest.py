@@ -24,6 +24,7 @@ TIERS: dict[str, str] = {
     "test_pygls_seam": "unit",
     "test_migrations": "unit",
     "test_storage": "unit",
+    "test_storage_declarations": "unit",
     "test_storage_sql": "unit",
     "test_watch_feed": "unit",
     "test_worker": "unit",
