@@ -181,10 +181,17 @@ def registry(tx: Tx) -> Registry:
     return fresh
 
 
-def checked(tx: Tx, writes: Sequence[tuple[str, str]], path: Callable[[int], str]) -> list[str]:
+def checked(
+    tx: Tx,
+    writes: Sequence[tuple[str, str]],
+    path: Callable[[int], str],
+    *,
+    workspace: bool = False,
+) -> list[str]:
     """The stored form of each (key, value) to write: declared keys' values
-    validated and encoded, others unchanged. ParamsInvalid names every value
-    refused (`path(index)`), and then nothing may be written."""
+    validated and encoded, others unchanged. ParamsInvalid names every write
+    refused (at `path(index)` + "value", or + "key" for a key of scope "user"
+    written to a `workspace` layer), and then nothing may be written."""
     by_key = registry(tx).by_key
     if not by_key:
         return [value for _, value in writes]
@@ -195,10 +202,14 @@ def checked(tx: Tx, writes: Sequence[tuple[str, str]], path: Callable[[int], str
         if declared is None:
             stored.append(value)
             continue
+        if workspace and declared.user_only:
+            message = 'declared with scope "user": it has no workspace value'
+            errors.append(FieldError(path=path(index) + "key", message=message))
+            continue
         try:
             stored.append(declared.encode(value))
         except Refused as exc:
-            errors.append(FieldError(path=path(index), message=str(exc)))
+            errors.append(FieldError(path=path(index) + "value", message=str(exc)))
     if errors:
         raise ParamsInvalid(errors)
     return stored

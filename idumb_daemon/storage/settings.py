@@ -83,13 +83,13 @@ def _set(tx: Tx, key: str, value: str, now: int) -> SettingsEntry:
 
 
 def set_(tx: Tx, key: str, value: str) -> SettingsEntry:
-    (value,) = checked(tx, [(key, value)], lambda _: "value")
+    (value,) = checked(tx, [(key, value)], lambda _: "")
     return _set(tx, key, value, tx.now())
 
 
 def set_many(tx: Tx, entries: Iterable[SettingInput]) -> list[SettingsEntry]:
     writes = [(e.key, e.value) for e in entries]
-    values = checked(tx, writes, "entries.{}.value".format)
+    values = checked(tx, writes, "entries.{}.".format)
     now = tx.now()
     return [_set(tx, key, value, now) for (key, _), value in zip(writes, values, strict=True)]
 
@@ -150,7 +150,7 @@ def export(tx: Tx) -> SettingsExport:
 def import_(
     tx: Tx, entries: list[SettingInput], replace: bool = False, dry_run: bool = False
 ) -> ImportResult:
-    values = checked(tx, [(e.key, e.value) for e in entries], "settings.{}.value".format)
+    values = checked(tx, [(e.key, e.value) for e in entries], "settings.{}.".format)
     entries = [SettingInput(key=e.key, value=v) for e, v in zip(entries, values, strict=True)]
     stored = dict(run(tx.db, "SELECT key, value FROM settings").fetchall())
     added = [e for e in entries if e.key not in stored]
