@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from idumb_daemon.contracts import ParamsInvalid, SettingInput
+from idumb_daemon.contracts import ParamsInvalid, SettingsSetManyEntry
 from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import Storage, declarations, settings, values
 from idumb_daemon.storage.declarations import Refused, _declared, _validator, compact
@@ -110,5 +110,5 @@ def test_renamed_keys_take_the_first_old_key_by_name(storage: Storage) -> None:
     assert json.loads(compact(resolved.value)) == 1
 
 
-def _input(key: str, value: str) -> SettingInput:
-    return SettingInput(key=key, value=value)
+def _input(key: str, value: str) -> SettingsSetManyEntry:
+    return SettingsSetManyEntry(key=key, value=value)

@@ -140,6 +140,7 @@ from idumb_daemon.contracts.settings import (
     SettingsGetAllParams,
     SettingsGetParams,
     SettingsImportParams,
+    SettingsSetManyEntry,
     SettingsSetManyParams,
     SettingsSetParams,
 )
@@ -268,6 +269,7 @@ __all__ = [
     "SettingsImportParams",
     "SettingsInspectParams",
     "SettingsResolveParams",
+    "SettingsSetManyEntry",
     "SettingsSetManyParams",
     "SettingsSetParams",
     "Source",
