@@ -168,12 +168,15 @@ export interface SettingsDeclareParams {
 
 export interface SettingsInspectParams {
   key: Key;
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsResolveParams {
   keys?: Key[];
   /** Literal, case-sensitive key prefix; not with `keys`. */
   prefix?: string;
+  /** With this project's workspace layer on top. */
+  projectDir?: ProjectDir;
 }
 
 export type Source = "workspace" | "user" | "default" | "none";
@@ -359,6 +362,8 @@ export interface SettingInput {
 export interface SettingsDeleteParams {
   key: Key;
   ifRevision?: number;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsDidChangeParams {
@@ -402,10 +407,14 @@ export interface SettingsGetAllParams {
   after?: string;
   /** null: every matching entry. */
   limit?: number;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsGetParams {
   key: Key;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsImportParams {
@@ -434,6 +443,8 @@ export interface SettingsSetManyEntry {
 export interface SettingsSetManyParams {
   /** No key twice. */
   entries: SettingsSetManyEntry[];
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsSetParams {
@@ -441,6 +452,8 @@ export interface SettingsSetParams {
   value: Value;
   /** 0: only if the key is absent; N: only if its current revision is N. */
   ifRevision?: number;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface WorkspaceChange {

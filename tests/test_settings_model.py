@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.conftest import DaemonFactory
 from tests.pg import run_sql
+from tests.test_watch_e2e import bare, next_changes, watcher
 from tests.wire import Wire
 
 DECLARED: dict[str, Any] = {
@@ -285,3 +286,126 @@ def test_two_daemons_see_one_owners_declarations_and_restarts_keep_them(
         json.loads(json.dumps(third.result("settings/resolve", {"keys": ["size"]})))[0]["value"]
         == "y"
     )
+
+
+def test_the_workspace_layer_is_read_and_written_with_project_dir(
+    spawn_any: DaemonFactory, database_url: str
+) -> None:
+    daemon = spawn_any()
+    declare(daemon, {**DECLARED, "ui.zoom": {"type": "number", "scope": "user", "default": 1}})
+    project = "/home/u//proj/./src/.."
+    entry = daemon.result(
+        "settings/set", {"key": "editor.rulers", "value": "[ 100 ]", "projectDir": project}
+    )
+    assert entry["projectDir"] == "/home/u/proj" and entry["value"] == "[100]"
+    assert type(entry["revision"]) is int and entry["revision"] > 0
+    assert daemon.result("settings/get", {"key": "editor.rulers"}) is None
+    got = daemon.result("settings/get", {"key": "editor.rulers", "projectDir": "/home/u/proj/"})
+    assert got == entry
+    daemon.result("settings/set", {"key": "editor.rulers", "value": "[80]"})
+    many = daemon.result(
+        "settings/setMany",
+        {
+            "entries": [{"key": "theme", "value": "light"}, {"key": "plain", "value": " x "}],
+            "projectDir": "/home/u/proj",
+        },
+    )
+    assert [(e["key"], e["projectDir"]) for e in many] == [
+        ("theme", "/home/u/proj"),
+        ("plain", "/home/u/proj"),
+    ]
+    listed = daemon.result("settings/getAll", {"projectDir": "/home/u/proj"})
+    assert [e["key"] for e in listed] == ["editor.rulers", "plain", "theme"]
+    assert [e["key"] for e in daemon.result("settings/getAll", {})] == ["editor.rulers"]
+    assert daemon.result("settings/getAll", {"projectDir": "/other"}) == []
+    assert sorted(
+        run_sql(database_url, "SELECT project_dir, key, value FROM workspace_settings")
+    ) == [
+        ("/home/u/proj", "editor.rulers", "[100]"),
+        ("/home/u/proj", "plain", " x "),
+        ("/home/u/proj", "theme", "light"),
+    ]
+
+    # Validation holds in the workspace layer; a key of scope "user" refuses it.
+    in_project = {"projectDir": "/home/u/proj"}
+    assert invalid(daemon, "settings/set", {"key": "theme", "value": "x", **in_project}) == {
+        "value": "'x' is not one of ['dark', 'light']"
+    }
+    assert invalid(daemon, "settings/set", {"key": "ui.zoom", "value": "2", **in_project}) == {
+        "key": 'declared with scope "user": it has no workspace value'
+    }
+    entries = [{"key": "a", "value": "1"}, {"key": "ui.zoom", "value": "2"}]
+    assert list(invalid(daemon, "settings/setMany", {"entries": entries, **in_project})) == [
+        "entries.1.key"
+    ]
+    assert daemon.result("settings/set", {"key": "ui.zoom", "value": "2"})["value"] == "2"
+    # Written by another program: a delete of a "user" key's workspace value stays allowed.
+    run_sql(
+        database_url,
+        "INSERT INTO workspace_settings (project_dir, key, value) VALUES (?, ?, ?)",
+        "/home/u/proj",
+        "ui.zoom",
+        "3",
+    )
+    zoom = daemon.result("settings/resolve", {"keys": ["ui.zoom"], **in_project})[0]
+    assert (zoom["value"], zoom["source"]) == (2, "user")
+    assert [p["layer"] for p in zoom["problems"]] == ["workspace"]
+    deleted = daemon.result("settings/delete", {"key": "ui.zoom", **in_project})
+    assert deleted == {"deleted": True}
+    assert daemon.result("settings/delete", {"key": "plain", **in_project}) == {"deleted": True}
+
+
+def test_resolve_and_inspect_put_the_workspace_layer_on_top(
+    spawn_any: DaemonFactory, database_url: str
+) -> None:
+    daemon = spawn_any()
+    declare(daemon)
+    project = {"projectDir": "/w/p"}
+    user = daemon.result("settings/set", {"key": "editor.rulers", "value": "[80]"})
+    ws = daemon.result("settings/set", {"key": "editor.rulers", "value": "[120]", **project})
+    daemon.result("settings/set", {"key": "theme", "value": "light"})
+    daemon.result("settings/set", {"key": "old.size", "value": "20", **project})
+    daemon.result("settings/set", {"key": "only.here", "value": "w", **project})
+    run_sql(
+        database_url,
+        "INSERT INTO workspace_settings (project_dir, key, value) VALUES ('/w/p', 'theme', 'red')",
+    )
+
+    resolved = {r["key"]: r for r in daemon.result("settings/resolve", project)}
+    assert sorted(resolved) == sorted([*DECLARED, "only.here"])
+    assert resolved["editor.rulers"] == {
+        "key": "editor.rulers",
+        "value": [120],
+        "source": "workspace",
+        "revision": ws["revision"],
+    }
+    theme = resolved["theme"]
+    assert (theme["value"], theme["source"]) == ("light", "user")
+    assert theme["problems"] == [
+        {"layer": "workspace", "message": "'red' is not one of ['dark', 'light']"}
+    ]
+    size = resolved["editor.fontSize"]
+    assert (size["value"], size["source"], size["from"]) == (20, "workspace", "old.size")
+    assert resolved["only.here"]["value"] == "w"
+    user_only = daemon.result("settings/resolve", {"keys": ["editor.rulers"]})
+    assert user_only[0]["revision"] == user["revision"]
+    assert user_only[0]["value"] == [80]
+    assert "only.here" not in {r["key"] for r in daemon.result("settings/resolve", {})}
+
+    inspected = daemon.result("settings/inspect", {"key": "theme", **project})
+    assert inspected["user"]["value"] == "light"
+    assert inspected["workspace"]["value"] == "red"
+    assert inspected["workspace"]["projectDir"] == "/w/p"
+    assert (inspected["value"], inspected["source"]) == ("light", "user")
+    assert [p["layer"] for p in inspected["problems"]] == ["workspace"]
+
+
+def test_workspace_layer_changes_are_notified_with_their_project(spawn: DaemonFactory) -> None:
+    a = watcher(spawn)
+    b = spawn()
+    entry = b.result("settings/set", {"key": "k", "value": "v", "projectDir": "/p/q"})
+    assert next_changes(a) == [bare(entry)]
+    assert bare(entry)["projectDir"] == "/p/q"
+    b.result("settings/delete", {"key": "k", "projectDir": "/p/q"})
+    assert next_changes(a) == [{"key": "k", "value": None, "updatedAt": None, "projectDir": "/p/q"}]
+    assert a.stop() == 0 and b.stop() == 0

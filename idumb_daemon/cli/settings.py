@@ -55,6 +55,7 @@ def add_parsers(sub: Any) -> None:
     declare.add_argument("--owner", required=True, help="replaces this owner's declarations")
     resolve = actions.add_parser("resolve", help="print effective values as JSON")
     resolve.add_argument("keys", nargs="*", metavar="KEY", help="default: every key")
+    resolve.add_argument("--project", metavar="DIR", help="with this project's layer on top")
     inspect = actions.add_parser("inspect", help="print every layer of a setting as JSON")
     inspect.add_argument("key")
     for action in (get, set_, delete, list_, export, import_, declare, resolve, inspect):
@@ -137,7 +138,9 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> in
     elif args.action == "declare":
         _print(daemon.request("settings/declare", params))
     elif args.action == "resolve":
-        _print(contracts.unstructure(daemon.resolve(keys=args.keys or None)))
+        _print(
+            contracts.unstructure(daemon.resolve(keys=args.keys or None, project_dir=args.project))
+        )
     elif args.action == "inspect":
         _print(contracts.unstructure(daemon.inspect(args.key)))
     else:

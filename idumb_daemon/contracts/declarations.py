@@ -12,6 +12,7 @@ from idumb_daemon.contracts.checks import (
     Invalid,
     JsonObject,
     Key,
+    ProjectDir,
     _check_key,
     compact_json_size,
 )
@@ -156,6 +157,8 @@ class SettingsResolveParams:
     ) = None
     prefix: str | None = None
     """Literal, case-sensitive key prefix; not with `keys`."""
+    project_dir: ProjectDir | None = None
+    """With this project's workspace layer on top."""
 
 
 @attrs.frozen
@@ -175,6 +178,7 @@ class Resolved:
 @attrs.frozen
 class SettingsInspectParams:
     key: Key
+    project_dir: ProjectDir | None = None
 
 
 @attrs.frozen

@@ -16,7 +16,7 @@ from idumb_daemon.contracts import (
     Problem,
     Resolved,
 )
-from idumb_daemon.storage import declarations, settings
+from idumb_daemon.storage import declarations, settings, workspace_settings
 from idumb_daemon.storage.declarations import Refused, Registry
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
@@ -28,29 +28,47 @@ Rows = dict[str, tuple[str, int | None]]
 """Stored values of one layer by key: (value, revision)."""
 
 
-def _stored(tx: Tx, keys: Iterable[str]) -> Rows:
+_USER = (
+    "SELECT key, value, seq FROM settings LEFT JOIN __idumb_changes "
+    "ON table_name = 'settings' AND scope = '' AND row_key = key"
+)
+_WORKSPACE = (
+    "SELECT key, value, seq FROM workspace_settings LEFT JOIN __idumb_changes "
+    "ON table_name = 'workspace_settings' AND scope = project_dir AND row_key = key"
+)
+
+
+def _rows(tx: Tx, project_dir: str | None, where: list[str], params: list[Any]) -> Rows:
+    """Stored values of the user layer, or of `project_dir`'s, with their revisions."""
+    sql = _USER
+    if project_dir is not None:
+        sql, where, params = _WORKSPACE, ["project_dir = ?", *where], [project_dir, *params]
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return {key: (value, seq or 0) for key, value, seq in run(tx.db, sql, params)}
+
+
+def _stored(tx: Tx, project_dir: str | None, keys: Iterable[str]) -> Rows:
     wanted = list(dict.fromkeys(keys))
     rows: Rows = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
-        for key, value in run(
-            tx.db, f"SELECT key, value FROM settings WHERE key IN ({marks})", chunk
-        ):
-            rows[key] = (value, None)
+        rows.update(_rows(tx, project_dir, [f"key IN ({marks})"], chunk))
     return rows
 
 
-def _stored_prefix(tx: Tx, prefix: str) -> Rows:
-    sql, params = "SELECT key, value FROM settings", []
+def _stored_prefix(tx: Tx, project_dir: str | None, prefix: str) -> Rows:
+    where: list[str] = []
+    params: list[Any] = []
     if prefix:
-        sql += f" WHERE key >= ?{tx.collate}"
+        where.append(f"key >= ?{tx.collate}")
         params.append(prefix)
         upper = settings.prefix_upper_bound(prefix)
         if upper is not None:
-            sql += f" AND key < ?{tx.collate}"
+            where.append(f"key < ?{tx.collate}")
             params.append(upper)
-    return {key: (value, None) for key, value in run(tx.db, sql, params)}
+    return _rows(tx, project_dir, where, params)
 
 
 def _resolve(
@@ -73,6 +91,10 @@ def _resolve(
         if row is None:
             continue
         value: Any = row[0]
+        if declared is not None and declared.user_only and layer == "workspace":
+            message = 'declared with scope "user": a workspace value is ignored'
+            problems.append(Problem(layer=layer, message=message))
+            continue
         if declared is not None:
             try:
                 value = declared.decode(row[0])
@@ -113,41 +135,56 @@ def _with_problems(resolved: Resolved, problems: list[Problem]) -> Resolved:
     )
 
 
-def resolve(tx: Tx, keys: list[str] | None = None, prefix: str | None = None) -> list[Resolved]:
+def resolve(
+    tx: Tx,
+    keys: list[str] | None = None,
+    prefix: str | None = None,
+    project_dir: str | None = None,
+) -> list[Resolved]:
     """Effective values, sorted by key: of `keys`; or of every declared or
-    stored key starting with `prefix` (every one, without)."""
+    stored key (in the user layer or in `project_dir`'s) starting with
+    `prefix` (every one, without)."""
     registry = declarations.registry(tx)
     renamed_from = registry.renamed_from
+    dirs: list[str | None] = [None] if project_dir is None else [project_dir, None]
     if keys is not None:
         wanted = sorted(keys)
         olds = [renamed_from[k] for k in wanted if k in renamed_from]
-        user = _stored(tx, [*wanted, *olds])
+        stored = [_stored(tx, d, [*wanted, *olds]) for d in dirs]
     else:
         start = prefix or ""
-        user = _stored_prefix(tx, start)
+        stored = [_stored_prefix(tx, d, start) for d in dirs]
         declared = [k for k in registry.by_key if k.startswith(start)]
-        wanted = sorted({*declared, *user})
+        wanted = sorted({*declared}.union(*stored))
         olds = [renamed_from[k] for k in declared if k in renamed_from]
-        user.update(_stored(tx, [k for k in olds if k not in user]))
-    layers: list[tuple[Layer, Rows]] = [("user", user)]
+        for d, rows in zip(dirs, stored, strict=True):
+            rows.update(_stored(tx, d, [k for k in olds if k not in rows]))
+    layers = _layers(stored)
     return [_with_problems(*_resolve(registry, key, layers)) for key in wanted]
 
 
-def inspect(tx: Tx, key: str) -> Inspection:
+def _layers(stored: list[Rows]) -> list[tuple[Layer, Rows]]:
+    names: list[Layer] = ["user"] if len(stored) == 1 else ["workspace", "user"]
+    return list(zip(names, stored, strict=True))
+
+
+def inspect(tx: Tx, key: str, project_dir: str | None = None) -> Inspection:
     """Every layer of `key` side by side, the effective value, and the
     problem of every stored value that does not validate."""
     registry = declarations.registry(tx)
     declared = registry.by_key.get(key)
     old = registry.renamed_from.get(key)
-    user = _stored(tx, [key] if old is None else [key, old])
-    resolved, problems = _resolve(registry, key, [("user", user)], every_layer=True)
+    names = [key] if old is None else [key, old]
+    dirs: list[str | None] = [None] if project_dir is None else [project_dir, None]
+    layers = _layers([_stored(tx, d, names) for d in dirs])
+    resolved, problems = _resolve(registry, key, layers, every_layer=True)
     return Inspection(
         key=key,
         owner=None if declared is None else declared.owner,
         declaration=None if declared is None else declared.declaration,
         default=None if declared is None else declared.declaration.get("default"),
         user=settings.get(tx, key),
-        workspace=None,
+        workspace=None if project_dir is None else workspace_settings.get(tx, project_dir, key),
         value=resolved.value,
         source=resolved.source,
         problems=problems,

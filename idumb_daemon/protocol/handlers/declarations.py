@@ -27,9 +27,9 @@ def list_(server: IdumbServer, p: c.SettingsDeclarationsParams) -> Pending[list[
 def resolve(server: IdumbServer, p: c.SettingsResolveParams) -> Pending[list[c.Resolved]]:
     if p.keys is not None and p.prefix is not None:
         raise c.ParamsInvalid([c.FieldError(path="prefix", message="not with keys")])
-    return server.read(values.resolve, p.keys, p.prefix)
+    return server.read(values.resolve, p.keys, p.prefix, p.project_dir)
 
 
 @handles(c.SETTINGS_INSPECT)
 def inspect(server: IdumbServer, p: c.SettingsInspectParams) -> Pending[c.Inspection]:
-    return server.read(values.inspect, p.key)
+    return server.read(values.inspect, p.key, p.project_dir)
