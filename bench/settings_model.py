@@ -3,7 +3,8 @@
 - a pipelined `settings/set` of a declared key (validated, decoded and
   re-encoded) against one of an undeclared key, alternated run by run;
 - `settings/resolve` of every key, with `MODEL_KEYS` declared and as many
-  stored in each layer, against `settings/getAll` of the same keys.
+  stored in each layer (the user's and a project's), against one
+  `settings/getAll` of the same keys (one layer's entries).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ HOT = 100
 CALLS = 20
 """Sequential resolve and getAll calls timed, alternated; the medians are kept."""
 SCHEMA = {"type": "integer", "minimum": 0, "default": 0}
+PROJECT = "/bench/project"
 
 
 def _declared(i: int) -> str:
@@ -66,9 +68,12 @@ def figures(server: Server, logs: Path, plan: Plan) -> Figures:
                 checked.append(declared_rps)
         entries = [{"key": _declared(i), "value": str(i)} for i in range(MODEL_KEYS)]
         conn.call("settings/setMany", {"entries": entries})
+        conn.call("settings/setMany", {"entries": entries, "projectDir": PROJECT})
         resolve, get_all = [], []
         for _ in range(CALLS):
-            resolve.append(_ms(conn, "settings/resolve", {"prefix": "model."}))
+            resolve.append(
+                _ms(conn, "settings/resolve", {"prefix": "model.", "projectDir": PROJECT})
+            )
             get_all.append(_ms(conn, "settings/getAll", {"prefix": "model."}))
     return {
         "set_undeclared_rps": statistics.median(plain),
