@@ -24,7 +24,7 @@ from idumb_daemon.storage.tx import Tx
 _CHUNK: Final = 500
 """Keys per `IN (...)`: well under every backend's limit of parameters."""
 
-Rows = dict[str, tuple[str, int | None]]
+Rows = dict[str, tuple[str, int]]
 """Stored values of one layer by key: (value, revision)."""
 
 
