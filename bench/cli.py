@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import machine, report, servers
+from bench import machine, report, servers, settings_model
 from bench.measure import Plan
 from bench.run import Run
 from bench.servers import Server
@@ -105,6 +105,11 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
         for server in serving:
             if server is daemon:
                 bench.daemon_only(daemon, args.python)
+                bench.stage(
+                    daemon,
+                    "settings model",
+                    lambda: settings_model.figures(daemon, bench.logs, plan),
+                )
             else:
                 bench.spawn(server)
         if daemon in serving:

@@ -62,6 +62,11 @@ def ratios(results: Results) -> Ratios:
     out["spawn_ms_vs_import_only"] = _div(daemon.get("spawn_ms"), daemon.get("import_only_ms"))
     out["big_get_p50_vs_small"] = _div(daemon.get("big_get_p50_us"), daemon.get("small_get_p50_us"))
     out["getall_end_vs_start"] = _div(daemon.get("getall_end_ms"), daemon.get("getall_start_ms"))
+    # The settings model: costs relative to the daemon's own plainer path.
+    out["set_declared_cost_vs_undeclared"] = _div(
+        daemon.get("set_undeclared_rps"), daemon.get("set_declared_rps")
+    )
+    out["resolve_vs_getall"] = _div(daemon.get("resolve_all_ms"), daemon.get("getall_same_keys_ms"))
     out["paging_rss_end_vs_start"] = _div(
         daemon.get("paging_rss_end_mib"), daemon.get("paging_rss_start_mib")
     )
@@ -280,6 +285,31 @@ def rows(big: int, writers: int) -> list[Row]:
             "flat",
             daemon_only=True,
         ),
+        Row(
+            "settings/set pipelined, undeclared key, req/s",
+            "set_undeclared_rps",
+            "{:,.0f}",
+            daemon_only=True,
+        ),
+        Row(
+            "… declared key (validated, re-encoded), req/s",
+            "set_declared_rps",
+            "{:,.0f}",
+            (("set_declared_cost_vs_undeclared", "cost per set vs undeclared"),),
+            "≤ 1.2x undeclared",
+            _at_most(("set_declared_cost_vs_undeclared", 1.2)),
+            daemon_only=True,
+        ),
+        Row(
+            "settings/resolve, every key (1,000 declared, 1,000 stored per layer), ms",
+            "resolve_all_ms",
+            "{:,.2f}",
+            (("resolve_vs_getall", "getAll of the same keys"),),
+            "≤ 3x getAll",
+            _at_most(("resolve_vs_getall", 3.0)),
+            daemon_only=True,
+        ),
+        Row("… getAll of the same keys, ms", "getall_same_keys_ms", "{:,.2f}", daemon_only=True),
         Row(
             "idle CPU while watching, % of a core",
             "idle_cpu_pct",

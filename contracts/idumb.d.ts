@@ -100,6 +100,87 @@ export interface WatchResult {
   revision: number;
 }
 
+/**
+ * One declared key: the JSON Schema its value must validate against.
+ * A JSON Schema (draft 2020-12) for the key's value, with `default`, `description`, `deprecated`, and keywords of ours: `scope` ("any" or "user"), `deprecationMessage`, `renamedTo`. At most 65536 bytes as compact JSON.
+ */
+export type Declaration = JsonObject;
+
+/** A Declaration per key; at most 10000 keys per owner. */
+export type Declarations = JsonObject;
+
+export interface DeclaredSetting {
+  key: string;
+  owner: string;
+  /** As it was declared. */
+  declaration: JsonObject;
+}
+
+export interface DeclareResult {
+  declared: number;
+}
+
+export interface Inspection {
+  key: string;
+  /** Null: the key is not declared. */
+  owner: string | null;
+  declaration: JsonObject | null;
+  default: unknown;
+  user: SettingsEntry | null;
+  workspace: SettingsEntry | null;
+  value: unknown;
+  source: Source;
+  problems: Problem[];
+}
+
+export type Layer = "workspace" | "user";
+
+export type Owner = string;
+
+export interface Problem {
+  layer: Layer;
+  /** Why the stored value of that layer was skipped. */
+  message: string;
+}
+
+export interface Resolved {
+  key: string;
+  /** Decoded: 14, not "14"; null when `source` is "none". */
+  value: unknown;
+  source: Source;
+  /** The revision of the entry used; null for a default or none. */
+  revision: number | null;
+  /** The renamed key whose value was used. */
+  from?: string | null;
+  /** Stored values skipped because they do not validate. */
+  problems?: Problem[] | null;
+}
+
+export interface SettingsDeclarationsParams {
+  /** Literal, case-sensitive key prefix. */
+  prefix?: string;
+}
+
+export interface SettingsDeclareParams {
+  owner: Owner;
+  settings: Declarations;
+}
+
+export interface SettingsInspectParams {
+  key: Key;
+  projectDir?: ProjectDir;
+}
+
+export interface SettingsResolveParams {
+  keys?: Key[];
+  /** Literal, case-sensitive key prefix; not with `keys`. */
+  prefix?: string;
+  /** With this project's workspace layer on top. */
+  projectDir?: ProjectDir;
+}
+
+export type Source = "workspace" | "user" | "default" | "none";
+
 export interface AgentInfo {
   id: string;
   name: string;
@@ -281,6 +362,8 @@ export interface SettingInput {
 export interface SettingsDeleteParams {
   key: Key;
   ifRevision?: number;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsDidChangeParams {
@@ -324,10 +407,14 @@ export interface SettingsGetAllParams {
   after?: string;
   /** null: every matching entry. */
   limit?: number;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsGetParams {
   key: Key;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsImportParams {
@@ -356,6 +443,8 @@ export interface SettingsSetManyEntry {
 export interface SettingsSetManyParams {
   /** No key twice. */
   entries: SettingsSetManyEntry[];
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface SettingsSetParams {
@@ -363,6 +452,8 @@ export interface SettingsSetParams {
   value: Value;
   /** 0: only if the key is absent; N: only if its current revision is N. */
   ifRevision?: number;
+  /** The project whose workspace layer to use; omitted: the user layer. */
+  projectDir?: ProjectDir;
 }
 
 export interface WorkspaceChange {
@@ -427,6 +518,10 @@ export interface IdumbRequests {
   "settings/setMany": { params: SettingsSetManyParams; result: SettingsEntry[] };
   "settings/export": { params: SettingsExportParams; result: SettingsExport };
   "settings/import": { params: SettingsImportParams; result: ImportResult };
+  "settings/declare": { params: SettingsDeclareParams; result: DeclareResult };
+  "settings/declarations": { params: SettingsDeclarationsParams; result: DeclaredSetting[] };
+  "settings/resolve": { params: SettingsResolveParams; result: Resolved[] };
+  "settings/inspect": { params: SettingsInspectParams; result: Inspection };
   "workspaceConfig/get": { params: WorkspaceGetParams; result: WorkspaceConfig | null };
   "workspaceConfig/set": { params: WorkspaceSetParams; result: WorkspaceConfig };
   "workspaceConfig/open": { params: WorkspaceOpenParams; result: WorkspaceConfig };

@@ -171,27 +171,48 @@ class DaemonClient:
 
     # typed calls
 
-    def get(self, key: str) -> SettingsEntry | None:
-        return self.call(c.SETTINGS_GET, c.SettingsGetParams(key=key))
+    def get(self, key: str, project_dir: str | None = None) -> SettingsEntry | None:
+        """`project_dir`: that project's workspace layer (here and below);
+        None: the user layer."""
+        return self.call(c.SETTINGS_GET, c.SettingsGetParams(key=key, project_dir=project_dir))
 
-    def set(self, key: str, value: str, if_revision: int | None = None) -> SettingsEntry:
+    def set(
+        self,
+        key: str,
+        value: str,
+        if_revision: int | None = None,
+        project_dir: str | None = None,
+    ) -> SettingsEntry:
         """`if_revision`: 0 writes only if the key is absent, N only if its
         current revision is N; otherwise DaemonError -31007, nothing written."""
-        params = c.SettingsSetParams(key=key, value=value, if_revision=if_revision)
+        params = c.SettingsSetParams(
+            key=key, value=value, if_revision=if_revision, project_dir=project_dir
+        )
         return self.call(c.SETTINGS_SET, params)
 
-    def delete(self, key: str, if_revision: int | None = None) -> bool:
-        params = c.SettingsDeleteParams(key=key, if_revision=if_revision)
+    def delete(
+        self, key: str, if_revision: int | None = None, project_dir: str | None = None
+    ) -> bool:
+        params = c.SettingsDeleteParams(key=key, if_revision=if_revision, project_dir=project_dir)
         return self.call(c.SETTINGS_DELETE, params).deleted
 
     def get_all(
-        self, prefix: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        project_dir: str | None = None,
     ) -> list[SettingsEntry]:
-        params = c.SettingsGetAllParams(prefix=prefix, after=after, limit=limit)
+        params = c.SettingsGetAllParams(
+            prefix=prefix, after=after, limit=limit, project_dir=project_dir
+        )
         return self.call(c.SETTINGS_GET_ALL, params)
 
     def set_many(
-        self, entries: dict[str, str], if_revisions: dict[str, int] | None = None
+        self,
+        entries: dict[str, str],
+        if_revisions: dict[str, int] | None = None,
+        project_dir: str | None = None,
     ) -> list[SettingsEntry]:
         """All or nothing: one mismatched `if_revisions[key]` writes none."""
         expected = if_revisions or {}
@@ -199,7 +220,8 @@ class DaemonClient:
             entries=[
                 c.SettingsSetManyEntry(key=k, value=v, if_revision=expected.get(k))
                 for k, v in entries.items()
-            ]
+            ],
+            project_dir=project_dir,
         )
         return self.call(c.SETTINGS_SET_MANY, params)
 
@@ -217,6 +239,28 @@ class DaemonClient:
             dry_run=dry_run,
         )
         return self.call(c.SETTINGS_IMPORT, params)
+
+    def declare(self, owner: str, settings: dict[str, dict[str, Any]]) -> int:
+        """Replace every declaration of `owner`; the number of keys declared."""
+        params = c.SettingsDeclareParams(owner=owner, settings=settings)
+        return self.call(c.SETTINGS_DECLARE, params).declared
+
+    def declarations(self, prefix: str | None = None) -> list[c.DeclaredSetting]:
+        params = c.SettingsDeclarationsParams(prefix=prefix)
+        return self.call(c.SETTINGS_DECLARATIONS, params)
+
+    def resolve(
+        self,
+        keys: list[str] | None = None,
+        prefix: str | None = None,
+        project_dir: str | None = None,
+    ) -> list[c.Resolved]:
+        params = c.SettingsResolveParams(keys=keys, prefix=prefix, project_dir=project_dir)
+        return self.call(c.SETTINGS_RESOLVE, params)
+
+    def inspect(self, key: str, project_dir: str | None = None) -> c.Inspection:
+        params = c.SettingsInspectParams(key=key, project_dir=project_dir)
+        return self.call(c.SETTINGS_INSPECT, params)
 
     def workspace_get(self, project_dir: str) -> WorkspaceConfig | None:
         return self.call(c.WORKSPACE_GET, c.WorkspaceGetParams(project_dir=project_dir))

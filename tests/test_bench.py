@@ -43,6 +43,10 @@ DAEMON_ONLY = (
     "paging_rss_end_mib",
     "paging_total_s",
     "idle_cpu_pct",
+    "set_undeclared_rps",
+    "set_declared_rps",
+    "resolve_all_ms",
+    "getall_same_keys_ms",
     "contended_p50_ms",
     "contended_p99_ms",
     "contended_max_ms",
@@ -65,6 +69,8 @@ DAEMON_RATIOS = (
     "asyncio_rtt_p50_us_vs_raw",
     "rtt_p50_us_vs_contracts",
     "contracts_rtt_p50_us_vs_raw",
+    "set_declared_cost_vs_undeclared",
+    "resolve_vs_getall",
     "set_rtt_p50_us_vs_raw",
 )
 

@@ -311,6 +311,18 @@ def test_every_method_of_a_real_daemon_matches_the_schema(
     exported = call("settings/export", {})
     call("settings/import", {**exported, "replace": True, "dryRun": True})
     call("settings/delete", {"key": "theme"})
+    declared = {
+        "editor.rulers": {"type": "array", "items": {"type": "integer"}, "default": []},
+        "old.rulers": {"type": "array", "renamedTo": "editor.rulers"},
+    }
+    call("settings/declare", {"owner": "ide", "settings": declared})
+    call("settings/declarations", {"prefix": "editor."})
+    call("settings/set", {"key": "old.rulers", "value": "[80]"})
+    call("settings/resolve", {})
+    call("settings/resolve", {"keys": ["editor.rulers", "no.such.key"]})
+    call("settings/set", {"key": "editor.rulers", "value": "[100]", "projectDir": project})
+    call("settings/resolve", {"projectDir": project})
+    call("settings/inspect", {"key": "editor.rulers", "projectDir": project})
     call("workspaceConfig/set", {"projectDir": project, "name": "p", "config": {"a": [1, None]}})
     call("workspaceConfig/set", {"projectDir": project + "/../other//", "name": None})
     call("workspaceConfig/open", {"projectDir": project})

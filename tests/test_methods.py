@@ -14,7 +14,14 @@ import attrs
 import pytest
 
 from idumb_daemon import client, contracts
-from idumb_daemon.protocol.handlers import daemon, handles, method_of, settings, workspace
+from idumb_daemon.protocol.handlers import (
+    daemon,
+    declarations,
+    handles,
+    method_of,
+    settings,
+    workspace,
+)
 from idumb_daemon.protocol.server import AREAS, HandlerMissing, create_server, open_storage
 from tests.test_reliability_fuzz import VALID
 
@@ -112,7 +119,7 @@ class _Recorder:
 
 
 @pytest.mark.parametrize(
-    "area", [settings, workspace], ids=lambda area: area.__name__.rsplit(".", 1)[-1]
+    "area", [settings, declarations, workspace], ids=lambda area: area.__name__.rsplit(".", 1)[-1]
 )
 def test_a_handler_writes_exactly_when_its_table_entry_says_so(area: ModuleType) -> None:
     for fn in vars(area).values():

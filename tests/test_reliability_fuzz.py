@@ -43,6 +43,10 @@ VALID: dict[str, dict[str, Any]] = {
         "replace": False,
         "dryRun": True,
     },
+    "settings/declare": {"owner": "fuzz", "settings": {"fuzz.d": {"type": "string"}}},
+    "settings/declarations": {"prefix": "fuzz."},
+    "settings/resolve": {"keys": ["fuzz.d", "fuzz.k"]},
+    "settings/inspect": {"key": "fuzz.d"},
     "workspaceConfig/get": {"projectDir": "/fuzz/p"},
     "workspaceConfig/set": {
         "projectDir": "/fuzz/p",

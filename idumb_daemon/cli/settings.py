@@ -1,5 +1,6 @@
 """`idumb-daemon call METHOD [PARAMS_JSON]` and `idumb-daemon settings
-get|set|delete|list|export|import`: requests made through a daemon of their own.
+get|set|delete|list|export|import|declare|resolve|inspect`: requests made
+through a daemon of their own.
 
 Each starts a daemon on the chosen database, makes its calls through the
 Python client, prints results as JSON on stdout and errors on stderr (exit 1).
@@ -47,7 +48,17 @@ def add_parsers(sub: Any) -> None:
     import_.add_argument("file", nargs="?", default="-", help="a file, or - for stdin")
     import_.add_argument("--replace", action="store_true", help="delete keys absent from it")
     import_.add_argument("--dry-run", action="store_true", help="only report what would change")
-    for action in (get, set_, delete, list_, export, import_):
+    declare = actions.add_parser(
+        "declare", help="declare an owner's settings from a JSON file {key: schema}"
+    )
+    declare.add_argument("file", help="a file, or - for stdin")
+    declare.add_argument("--owner", required=True, help="replaces this owner's declarations")
+    resolve = actions.add_parser("resolve", help="print effective values as JSON")
+    resolve.add_argument("keys", nargs="*", metavar="KEY", help="default: every key")
+    resolve.add_argument("--project", metavar="DIR", help="with this project's layer on top")
+    inspect = actions.add_parser("inspect", help="print every layer of a setting as JSON")
+    inspect.add_argument("key")
+    for action in (get, set_, delete, list_, export, import_, declare, resolve, inspect):
         database_options(action)
         action.set_defaults(run=run)
 
@@ -90,7 +101,7 @@ def _read_params(args: argparse.Namespace) -> Any:
     """The params JSON of `call`, or the document `settings import` reads."""
     if args.command == "call":
         return json.loads(args.params) if args.params else None
-    if args.action != "import":
+    if args.action not in ("import", "declare"):
         return None
     if args.file == "-":
         text = sys.stdin.read()
@@ -99,7 +110,9 @@ def _read_params(args: argparse.Namespace) -> Any:
             text = file.read()
     params = json.loads(text)
     if not isinstance(params, dict):
-        raise ValueError("an export document is a JSON object")
+        raise ValueError(f"{args.file}: expected a JSON object")
+    if args.action == "declare":
+        return {"owner": args.owner, "settings": params}
     params.update(replace=args.replace, dryRun=args.dry_run)
     return params
 
@@ -122,6 +135,14 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> in
         _print(contracts.unstructure(daemon.get_all(prefix=args.prefix)))
     elif args.action == "export":
         _print(contracts.unstructure(daemon.export()))
+    elif args.action == "declare":
+        _print(daemon.request("settings/declare", params))
+    elif args.action == "resolve":
+        _print(
+            contracts.unstructure(daemon.resolve(keys=args.keys or None, project_dir=args.project))
+        )
+    elif args.action == "inspect":
+        _print(contracts.unstructure(daemon.inspect(args.key)))
     else:
         # The file goes as it is: the daemon checks it and names what is wrong.
         _print(daemon.request(contracts.SETTINGS_IMPORT.name, params))

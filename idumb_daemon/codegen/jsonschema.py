@@ -11,6 +11,7 @@ from idumb_daemon.codegen.model import (
     Contracts,
     Def,
     Field,
+    JsonAny,
     JsonObj,
     Limited,
     ListOf,
@@ -43,6 +44,8 @@ def schema(node: Node) -> dict[str, Any]:
         return {"type": "string", "enum": list(node.values)}
     if isinstance(node, JsonObj):
         return {"type": "object"}
+    if isinstance(node, JsonAny):
+        return {}
     if isinstance(node, ListOf):
         return {"type": "array", "items": schema(node.item)}
     if isinstance(node, Ref):

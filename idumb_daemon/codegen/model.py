@@ -30,6 +30,11 @@ class JsonObj:
 
 
 @attrs.frozen
+class JsonAny:
+    """Any JSON value."""
+
+
+@attrs.frozen
 class ListOf:
     item: Node
 
@@ -55,7 +60,7 @@ class Limited:
     keywords: tuple[tuple[str, Any], ...]
 
 
-Node: TypeAlias = Prim | Lit | JsonObj | ListOf | Ref | AnyOf | Limited
+Node: TypeAlias = Prim | Lit | JsonObj | JsonAny | ListOf | Ref | AnyOf | Limited
 
 NULL: Node = Prim("null")
 

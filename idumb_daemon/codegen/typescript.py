@@ -12,6 +12,7 @@ from idumb_daemon.codegen.model import (
     Contracts,
     Def,
     Field,
+    JsonAny,
     JsonObj,
     Limited,
     ListOf,
@@ -50,6 +51,8 @@ def ts(node: Node) -> str:
         return " | ".join(json.dumps(v) for v in node.values)
     if isinstance(node, JsonObj):
         return "{ [key: string]: unknown }"
+    if isinstance(node, JsonAny):
+        return "unknown"
     if isinstance(node, ListOf):
         item = ts(node.item)
         return f"({item})[]" if " | " in item else f"{item}[]"

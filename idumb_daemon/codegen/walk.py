@@ -30,6 +30,7 @@ from idumb_daemon.codegen.model import (
     Contracts,
     Def,
     Field,
+    JsonAny,
     JsonObj,
     Limited,
     ListOf,
@@ -140,6 +141,8 @@ class _Walker:
     def expand(self, t: Any) -> Node:
         if t is None or t is type(None):
             return NULL
+        if t is Any:
+            return JsonAny()
         for python, prim in _PRIMS:
             if t is python:
                 return Prim(prim)

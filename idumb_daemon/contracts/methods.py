@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from idumb_daemon.contracts import daemon, lifecycle, settings, workspace
+from idumb_daemon.contracts import daemon, declarations, lifecycle, settings, workspace
 from idumb_daemon.contracts.common import Method
 
 PROTOCOL_VERSION: Final = 1
 
-_AREAS: Final = (lifecycle, settings, workspace, daemon)
+_AREAS: Final = (lifecycle, settings, declarations, workspace, daemon)
 """The modules defining methods, in the order the table lists them."""
 
 METHODS: Final[dict[str, Method[Any, Any]]] = {

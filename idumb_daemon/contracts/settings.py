@@ -14,6 +14,7 @@ from idumb_daemon.contracts.checks import (
     AnyTime,
     ExportVersion,
     Key,
+    ProjectDir,
     Revision,
     Value,
     unique_keys,
@@ -50,6 +51,8 @@ class SettingsSetManyEntry:
 @attrs.frozen
 class SettingsGetParams:
     key: Key
+    project_dir: ProjectDir | None = None
+    """The project whose workspace layer to use; omitted: the user layer."""
 
 
 @attrs.frozen
@@ -58,12 +61,16 @@ class SettingsSetParams:
     value: Value
     if_revision: Revision | None = None
     """0: only if the key is absent; N: only if its current revision is N."""
+    project_dir: ProjectDir | None = None
+    """The project whose workspace layer to use; omitted: the user layer."""
 
 
 @attrs.frozen
 class SettingsDeleteParams:
     key: Key
     if_revision: Revision | None = None
+    project_dir: ProjectDir | None = None
+    """The project whose workspace layer to use; omitted: the user layer."""
 
 
 @attrs.frozen
@@ -74,11 +81,15 @@ class SettingsGetAllParams:
     """Keyset cursor: only keys greater than this one, in code-point order."""
     limit: Annotated[int, within(1, MAX_GET_ALL_LIMIT)] | None = None
     """None: every matching entry."""
+    project_dir: ProjectDir | None = None
+    """The project whose workspace layer to use; omitted: the user layer."""
 
 
 @attrs.frozen
 class SettingsSetManyParams:
     entries: Annotated[list[SettingsSetManyEntry], unique_keys(1, MAX_SET_MANY_ENTRIES)]
+    project_dir: ProjectDir | None = None
+    """The project whose workspace layer to use; omitted: the user layer."""
 
 
 @attrs.frozen

@@ -204,12 +204,7 @@ class IdumbProtocol(JsonRPCProtocol):
         try:
             return contracts.structure({} if params is _NO_ID else params, spec.params)
         except contracts.ParamsInvalid as exc:
-            raise errors.RpcError(
-                errors.INVALID_PARAMS,
-                "invalid params: "
-                + "; ".join(f"{e.path or '(params)'}: {e.message}" for e in exc.errors),
-                contracts.InvalidParamsData(errors=exc.errors),
-            ) from None
+            raise _params_error(exc) from None
 
     def start_request(self, msg_id: MsgId, method: str, params: Any, batch: Batch | None) -> None:
         outcome = self._start(self.handlers[method], params)
@@ -432,9 +427,20 @@ def _invalid(message: str) -> errors.RpcError:
     return errors.RpcError(errors.INVALID_REQUEST, message)
 
 
+def _params_error(exc: contracts.ParamsInvalid) -> errors.RpcError:
+    return errors.RpcError(
+        errors.INVALID_PARAMS,
+        "invalid params: " + "; ".join(f"{e.path or '(params)'}: {e.message}" for e in exc.errors),
+        contracts.InvalidParamsData(errors=exc.errors),
+    )
+
+
 def _error_for(exc: BaseException) -> errors.RpcError:
     if isinstance(exc, errors.RpcError):
         return exc
+    # Params that only storage can judge: a value against its declaration.
+    if isinstance(exc, contracts.ParamsInvalid):
+        return _params_error(exc)
     if isinstance(exc, StorageError):
         return errors.storage_error(exc)
     if isinstance(exc, JsonRpcException):

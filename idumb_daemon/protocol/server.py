@@ -34,7 +34,7 @@ from typing import Any, Final, TypeVar, TypeVarTuple, Unpack
 
 from idumb_daemon import contracts, migrations
 from idumb_daemon.protocol import framing
-from idumb_daemon.protocol.handlers import daemon, method_of, settings, workspace
+from idumb_daemon.protocol.handlers import daemon, declarations, method_of, settings, workspace
 from idumb_daemon.protocol.pygls_seam import JsonRPCServer
 from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-AREAS: Final[tuple[ModuleType, ...]] = (daemon, settings, workspace)
+AREAS: Final[tuple[ModuleType, ...]] = (daemon, settings, declarations, workspace)
 """The handler modules, one per protocol area."""
 BULK_WRITES: Final[frozenset[object]] = frozenset(
     {storage_settings.set_many, storage_settings.import_}

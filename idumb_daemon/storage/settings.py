@@ -22,6 +22,7 @@ from idumb_daemon.contracts import (
     SettingsExport,
     SettingsSetManyEntry,
 )
+from idumb_daemon.storage.declarations import checked
 from idumb_daemon.storage.errors import Conflict
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
@@ -138,15 +139,18 @@ def _set(tx: Tx, key: str, value: str, now: int) -> SettingsEntry:
 
 
 def set_(tx: Tx, key: str, value: str, if_revision: int | None = None) -> SettingsEntry:
+    (value,) = checked(tx, [(key, value)], lambda _: "")
     check_revisions(tx, [(key, if_revision)], lambda k: get(tx, k), "key")
     return _set(tx, key, value, tx.now())
 
 
 def set_many(tx: Tx, entries: Sequence[SettingsSetManyEntry]) -> list[SettingsEntry]:
+    writes = [(e.key, e.value) for e in entries]
+    values = checked(tx, writes, "entries.{}.".format)
     expected = [(e.key, e.if_revision) for e in entries]
     check_revisions(tx, expected, lambda k: get(tx, k), "key")
     now = tx.now()
-    return [_set(tx, e.key, e.value, now) for e in entries]
+    return [_set(tx, key, value, now) for (key, _), value in zip(writes, values, strict=True)]
 
 
 def delete(tx: Tx, key: str, if_revision: int | None = None) -> bool:
@@ -208,6 +212,8 @@ def export(tx: Tx) -> SettingsExport:
 def import_(
     tx: Tx, entries: list[SettingInput], replace: bool = False, dry_run: bool = False
 ) -> ImportResult:
+    values = checked(tx, [(e.key, e.value) for e in entries], "settings.{}.".format)
+    entries = [SettingInput(key=e.key, value=v) for e, v in zip(entries, values, strict=True)]
     stored = dict(run(tx.db, "SELECT key, value FROM settings").fetchall())
     added = [e for e in entries if e.key not in stored]
     changed = [e for e in entries if e.key in stored and stored[e.key] != e.value]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from idumb_daemon import contracts as c
 from idumb_daemon.protocol.handlers import handles
-from idumb_daemon.storage import settings
+from idumb_daemon.storage import settings, workspace_settings
 from idumb_daemon.storage.tx import Tx
 from idumb_daemon.worker import Pending
 
@@ -16,30 +16,40 @@ if TYPE_CHECKING:
 
 @handles(c.SETTINGS_GET)
 def get(server: IdumbServer, p: c.SettingsGetParams) -> Pending[c.SettingsEntry | None]:
+    if p.project_dir is not None:
+        return server.read(workspace_settings.get, p.project_dir, p.key)
     return server.read(settings.get, p.key)
 
 
 @handles(c.SETTINGS_SET)
 def set_(server: IdumbServer, p: c.SettingsSetParams) -> Pending[c.SettingsEntry]:
+    if p.project_dir is not None:
+        return server.write(workspace_settings.set_, p.project_dir, p.key, p.value, p.if_revision)
     return server.write(settings.set_, p.key, p.value, p.if_revision)
 
 
 @handles(c.SETTINGS_DELETE)
 def delete(server: IdumbServer, p: c.SettingsDeleteParams) -> Pending[c.DeleteResult]:
-    return server.write(_delete, p.key, p.if_revision)
+    return server.write(_delete, p.key, p.if_revision, p.project_dir)
 
 
-def _delete(tx: Tx, key: str, if_revision: int | None) -> c.DeleteResult:
+def _delete(tx: Tx, key: str, if_revision: int | None, project_dir: str | None) -> c.DeleteResult:
+    if project_dir is not None:
+        return c.DeleteResult(deleted=workspace_settings.delete(tx, project_dir, key, if_revision))
     return c.DeleteResult(deleted=settings.delete(tx, key, if_revision))
 
 
 @handles(c.SETTINGS_GET_ALL)
 def get_all(server: IdumbServer, p: c.SettingsGetAllParams) -> Pending[list[c.SettingsEntry]]:
+    if p.project_dir is not None:
+        return server.read(workspace_settings.get_all, p.project_dir, p.prefix, p.after, p.limit)
     return server.read(settings.get_all, p.prefix, p.after, p.limit)
 
 
 @handles(c.SETTINGS_SET_MANY)
 def set_many(server: IdumbServer, p: c.SettingsSetManyParams) -> Pending[list[c.SettingsEntry]]:
+    if p.project_dir is not None:
+        return server.write(workspace_settings.set_many, p.project_dir, p.entries)
     return server.write(settings.set_many, p.entries)
 
 
