@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import machine, report, servers
+from bench import bundle, machine, report, servers
 from bench.measure import Plan
 from bench.run import Run
 from bench.servers import Server
@@ -97,6 +97,11 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
         for server in serving:
             if server is daemon:
                 bench.daemon_only(daemon, args.python)
+                bench.stage(
+                    daemon,
+                    "one-file bundle",
+                    lambda: bundle.figures(daemon, args.python, bench.db(daemon), plan, Path(tmp)),
+                )
             else:
                 bench.spawn(server)
         commands = {s.name: shlex.join(s.command(Path("DB"))) for s in lineup}

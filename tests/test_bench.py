@@ -41,6 +41,10 @@ DAEMON_ONLY = (
     "paging_rss_end_mib",
     "paging_total_s",
     "idle_cpu_pct",
+    # The one-file bundle beside the installed daemon (issue 17).
+    "bundle_size_mib",
+    "bundle_spawn_ms",
+    "installed_spawn_ms",
 )
 DAEMON_RATIOS = (
     "get_rps_vs_raw",
@@ -54,6 +58,7 @@ DAEMON_RATIOS = (
     "asyncio_rtt_p50_us_vs_raw",
     "rtt_p50_us_vs_contracts",
     "contracts_rtt_p50_us_vs_raw",
+    "bundle_spawn_vs_installed",
 )
 
 
