@@ -60,6 +60,7 @@ TIERS: dict[str, str] = {
     "test_codegen": "tooling",
     "test_contracts_installed": "tooling",
     "test_bundle": "tooling",
+    "test_client_codegen": "tooling",
     "test_drizzle_export": "tooling",
     "test_tiers": "tooling",
     "test_wheel_install": "tooling",
