@@ -47,6 +47,7 @@ export class IdumbError extends Error {
 export const DAEMON_EXITED = -32097;
 /** The code of every call once the client is disposed or gave up restarting. */
 export const CLIENT_STOPPED = -32096;
+const EXIT_WAIT_MS = 2000;
 
 export interface RestartOptions {
   /** First delay before a restart, doubled after each failed one. @defaultValue 100 */
@@ -123,7 +124,8 @@ export class IdumbClient {
   private live: Session | undefined;
   private failures = 0;
   private stopped: IdumbError | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private cancelRestart: (() => void) | undefined;
+  private disposing: Promise<void> | undefined;
   private readonly settingsListeners = new Set<Listener<"settings/didChange">>();
   private readonly workspaceListeners = new Set<Listener<"workspaceConfig/didChange">>();
   private watching: Promise<void> | undefined;
@@ -191,13 +193,21 @@ export class IdumbClient {
     return this.subscribe(this.workspaceListeners, listener);
   }
 
-  /** Sends `shutdown` and `exit`, and resolves once the process has exited. */
-  async dispose(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = new IdumbError(CLIENT_STOPPED, "idumb client: disposed");
-    clearTimeout(this.restartTimer);
-    const session = this.live;
-    if (!session) return;
+  /** Sends `shutdown` and `exit`, and resolves once the process has exited
+   * (a daemon being restarted is waited for, then ended the same way). */
+  dispose(): Promise<void> {
+    if (!this.disposing) {
+      this.stopped ??= new IdumbError(CLIENT_STOPPED, "idumb client: disposed");
+      this.cancelRestart?.();
+      this.disposing = this.current.then(
+        (session) => this.shutdown(session),
+        () => undefined,
+      );
+    }
+    return this.disposing;
+  }
+
+  private async shutdown(session: Session): Promise<void> {
     const gone = session.closed.catch(() => undefined);
     try {
       await Promise.race([session.connection.sendRequest("shutdown"), session.closed]);
@@ -208,7 +218,6 @@ export class IdumbClient {
     const timer = setTimeout(() => session.process.kill("SIGKILL"), 5000);
     await gone;
     clearTimeout(timer);
-    session.connection.dispose();
   }
 
   private subscribe<N extends keyof IdumbNotifications>(
@@ -264,10 +273,26 @@ export class IdumbClient {
           : session.connection.sendRequest(method, params, source.token);
       return await Promise.race([answer, session.closed]);
     } catch (error) {
+      if (error instanceof ResponseError && error.code <= -32096 && error.code >= -32099) {
+        // vscode-jsonrpc's own "could not write / connection gone": the process
+        // is ending, and its exit says why better.
+        await this.exitOf(session);
+      }
       throw asIdumbError(error);
     } finally {
       signal?.removeEventListener("abort", abort);
       source.dispose();
+    }
+  }
+
+  /** Rejects with the session's exit if the process ends within a bound. */
+  private async exitOf(session: Session): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS)));
+    try {
+      await Promise.race([session.closed, bound]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -323,6 +348,9 @@ export class IdumbClient {
     closed.catch(() => this.closedUnexpectedly(session));
 
     try {
+      // Nothing is written to a process that never started: vscode-jsonrpc
+      // would leave that write's failure unhandled.
+      await Promise.race([new Promise((resolve) => child.once("spawn", resolve)), closed]);
       const result = await this.send(session, "initialize", {
         processId: process.pid,
         rootUri: null,
@@ -369,29 +397,30 @@ export class IdumbClient {
       return;
     }
     const delay = Math.min(this.restart.maxDelayMs, this.restart.initialDelayMs * 2 ** this.failures);
-    const wasWatching = this.watching !== undefined;
-    this.current = new Promise<Session>((resolve, reject) => {
-      this.restartTimer = setTimeout(() => {
-        this.connect().then(resolve, (error: unknown) => {
-          reject(error);
-        });
+    const next = new Promise<Session>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.cancelRestart = undefined;
+        this.connect().then(resolve, reject);
       }, delay);
+      this.cancelRestart = () => {
+        clearTimeout(timer);
+        reject(this.stopped);
+      };
     });
-    this.current.then(
-      (session) => {
-        // Only what the caller asked for comes back: watching, if it has listeners.
-        if (wasWatching && this.watching) {
-          this.watching = this.watch(session);
-          this.watching.catch(() => undefined);
-          this.watching.then(() => this.restarted(), () => undefined);
-        } else {
-          this.restarted();
-        }
-      },
-      () => {
-        this.failures += 1;
-        this.scheduleRestart(undefined);
-      },
+    next.catch(() => undefined);
+    this.current = next;
+    // Only what the caller asked for comes back: watching, if it has listeners.
+    if (this.watching) {
+      this.watching = next.then((session) => this.watch(session));
+      this.watching.catch(() => undefined);
+    }
+    next.then(undefined, () => {
+      this.failures += 1;
+      this.scheduleRestart(undefined);
+    });
+    (this.watching ?? next).then(
+      () => this.restarted(),
+      () => undefined,
     );
   }
 

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 
 import {
+  CLIENT_STOPPED,
   DAEMON_EXITED,
   defaultCommand,
   IdumbClient,
@@ -248,6 +249,37 @@ test("dispose() sends shutdown and exit and waits for the process", async () => 
     (e: unknown) => e,
   );
   assert.ok(error instanceof IdumbError);
+});
+
+test("a command that cannot start rejects start() with a clear error", async () => {
+  const error = await IdumbClient.start({ command: [join(scratch, "no-such-daemon")] }).then(
+    () => assert.fail("started a missing program"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof IdumbError);
+  assert.equal(error.code, DAEMON_EXITED);
+  assert.match(error.message, /ENOENT/);
+});
+
+test("dispose() while the daemon is being restarted ends it and starts no other", async () => {
+  const client = await IdumbClient.start({
+    command: daemonCommand(freshDb()),
+    restart: { initialDelayMs: 200 },
+  });
+  const first = client.pid!;
+  process.kill(first, "SIGKILL");
+  // The in-flight view: a call made now waits for the restart, then fails with dispose.
+  const waiting = client.daemon.status();
+  await client.dispose();
+  assert.equal(client.pid, undefined);
+  const error = await waiting.then(
+    () => assert.fail("answered after dispose"),
+    (e: unknown) => e,
+  );
+  // Sent before the client saw the exit, it is a call in flight; after, it waits
+  // for the restart that dispose() cancels.
+  assert.ok(error instanceof IdumbError);
+  assert.ok([DAEMON_EXITED, CLIENT_STOPPED].includes(error.code), String(error.code));
 });
 
 test("the default command: idumb-daemon on PATH, else python3 -m idumb_daemon", () => {
