@@ -252,7 +252,12 @@ export class IdumbClient {
     // first sends every change committed since; unknown before any notification.
     const since = this.lastRevision;
     const params = since === undefined ? { enabled: true } : { enabled: true, since };
-    await this.send(session, "daemon/watch", params as WatchParams);
+    const result = await this.send(session, "daemon/watch", params as WatchParams);
+    // A first watch starts at the revision it answers: changes after it are sent,
+    // so a restart resumes from there even before any notification came. (With
+    // `since`, changes up to it may still be on their way: only they move it.)
+    const revision = (result as { revision?: unknown }).revision;
+    if (since === undefined && typeof revision === "number") this.seen(revision);
   }
 
   private async send<M extends IdumbMethod>(
@@ -296,14 +301,16 @@ export class IdumbClient {
     }
   }
 
+  private seen(revision: number): void {
+    if ((this.lastRevision ?? -1) < revision) this.lastRevision = revision;
+  }
+
   private notify<N extends keyof IdumbNotifications>(
     listeners: Set<Listener<N>>,
     params: IdumbNotifications[N],
   ): void {
     const revision = (params as { revision?: unknown }).revision;
-    if (typeof revision === "number" && (this.lastRevision ?? -1) < revision) {
-      this.lastRevision = revision;
-    }
+    if (typeof revision === "number") this.seen(revision);
     for (const listener of [...listeners]) listener(params);
   }
 

@@ -199,18 +199,17 @@ test("a killed daemon: the call in flight rejects, the client restarts and watch
   }
 });
 
-test(
-  "after a restart watching resumes from the last revision seen: no change is missed",
-  {
-    skip:
-      PROTOCOL_VERSION < 2 &&
-      "needs `daemon/watch {since}` and revisions (issue 15, helper W5's branch): not merged into this branch yet",
-  },
-  async () => {
+test("after a restart watching resumes from the last revision seen: no change is missed", async (t) => {
     const db = freshDb();
     const client = await IdumbClient.start({ command: daemonCommand(db), restart: { initialDelayMs: 10 } });
     const writer = await IdumbClient.start({ command: daemonCommand(db) });
     try {
+      if (!("revision" in (await client.daemon.status()))) {
+        t.skip(
+          "this daemon has no revisions nor `daemon/watch {since}` (issue 15, helper W5's branch, not merged here yet)",
+        );
+        return;
+      }
       const first = next<SettingsDidChangeParams>(
         (cb) => client.onDidChangeSettings(cb),
         (p) => p.changes.some((c) => c.key === "one"),
@@ -236,8 +235,7 @@ test(
       await writer.dispose();
       await client.dispose();
     }
-  },
-);
+});
 
 test("dispose() sends shutdown and exit and waits for the process", async () => {
   const client = await IdumbClient.start({ command: daemonCommand(freshDb()) });
