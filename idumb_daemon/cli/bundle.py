@@ -27,7 +27,36 @@ from typing import Any
 import idumb_daemon
 
 DISTRIBUTION = "idumb-daemon"
-MAIN = b"import sys\n\nfrom idumb_daemon.cli import main\n\nsys.exit(main())\n"
+MAIN = """\
+import sys
+
+# zipimport before Python 3.13 reads and unmarshals each module twice: once to
+# name its file when its spec is made, once to run it. On the Python whose
+# bytecode the archive holds, the listing alone names the file.
+if sys.implementation.cache_tag == {tag!r}:
+    import os
+    import zipimport
+
+    class _Importer(zipimport.zipimporter):
+        def get_filename(self, fullname):
+            try:
+                base = self.prefix + fullname.rpartition(".")[2]
+                for suffix in ("/__init__.pyc", "/__init__.py", ".pyc", ".py"):
+                    name = base + suffix.replace("/", os.sep)
+                    if name in self._files:
+                        return self.archive + os.sep + name
+            except AttributeError:
+                pass
+            return super().get_filename(fullname)
+
+    if zipimport.zipimporter in sys.path_hooks:
+        sys.path_hooks[sys.path_hooks.index(zipimport.zipimporter)] = _Importer
+        sys.path_importer_cache.clear()
+
+from idumb_daemon.cli import main
+
+sys.exit(main())
+"""
 SHEBANG = b"#!/usr/bin/env python3\n"
 # A fixed time for every entry: the same tree gives the same bytes.
 _EPOCH = (2020, 1, 1, 0, 0, 0)
@@ -133,7 +162,7 @@ def build(output: Path) -> int:
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, data)
 
-            add("__main__.py", MAIN)
+            add("__main__.py", MAIN.format(tag=sys.implementation.cache_tag).encode())
             for name in sorted(entries):
                 data = entries[name].read_bytes()
                 add(name, data)
