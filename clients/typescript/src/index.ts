@@ -13,6 +13,7 @@ import {
   ResponseError,
   StreamMessageReader,
   StreamMessageWriter,
+  type Message,
   type MessageConnection,
 } from "vscode-jsonrpc/node";
 
@@ -47,7 +48,6 @@ export class IdumbError extends Error {
 export const DAEMON_EXITED = -32097;
 /** The code of every call once the client is disposed or gave up restarting. */
 export const CLIENT_STOPPED = -32096;
-const EXIT_WAIT_MS = 2000;
 
 export interface RestartOptions {
   /** First delay before a restart, doubled after each failed one. @defaultValue 100 */
@@ -87,6 +87,23 @@ interface Session {
   readonly closed: Promise<never>;
   readonly startedAt: number;
   initializeResult?: InitializeResult;
+  /** Why the process is gone, once it is. */
+  exit?: IdumbError;
+}
+
+/**
+ * vscode-jsonrpc (8.2) leaves a failed write of a request as an unhandled
+ * rejection, which ends a Node process by default; a write fails only when the
+ * daemon is gone, and then its exit rejects the call (`Session.closed`).
+ */
+class ExitAwareWriter extends StreamMessageWriter {
+  override async write(msg: Message): Promise<void> {
+    try {
+      await super.write(msg);
+    } catch {
+      // reported by the process's exit
+    }
+  }
 }
 
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -266,6 +283,7 @@ export class IdumbClient {
     params: IdumbParams<M>,
     signal?: AbortSignal,
   ): Promise<IdumbResult<M>> {
+    if (session.exit) throw session.exit;
     // Aborted before it was sent: nothing to cancel, the signal's reason rejects.
     signal?.throwIfAborted();
     const source = new CancellationTokenSource();
@@ -278,26 +296,10 @@ export class IdumbClient {
           : session.connection.sendRequest(method, params, source.token);
       return await Promise.race([answer, session.closed]);
     } catch (error) {
-      if (error instanceof ResponseError && error.code <= -32096 && error.code >= -32099) {
-        // vscode-jsonrpc's own "could not write / connection gone": the process
-        // is ending, and its exit says why better.
-        await this.exitOf(session);
-      }
       throw asIdumbError(error);
     } finally {
       signal?.removeEventListener("abort", abort);
       source.dispose();
-    }
-  }
-
-  /** Rejects with the session's exit if the process ends within a bound. */
-  private async exitOf(session: Session): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS)));
-    try {
-      await Promise.race([session.closed, bound]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -323,7 +325,7 @@ export class IdumbClient {
     });
     const connection = createMessageConnection(
       new StreamMessageReader(child.stdout!),
-      new StreamMessageWriter(child.stdin!),
+      new ExitAwareWriter(child.stdin!),
     );
     let spawnError: Error | undefined;
     child.on("error", (error) => (spawnError = error));
@@ -338,7 +340,8 @@ export class IdumbClient {
           : signalName
             ? `killed by ${signalName}`
             : `exit status ${code}`;
-        reject(new IdumbError(DAEMON_EXITED, `idumb-daemon exited (${how})`));
+        session.exit = new IdumbError(DAEMON_EXITED, `idumb-daemon exited (${how})`);
+        reject(session.exit);
       });
     });
     closed.catch(() => undefined);

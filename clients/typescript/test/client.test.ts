@@ -2,7 +2,7 @@
 // environment (<repo>/.venv/bin/idumb-daemon), each test on its own SQLite file.
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
@@ -257,6 +257,14 @@ test("a command that cannot start rejects start() with a clear error", async () 
   assert.ok(error instanceof IdumbError);
   assert.equal(error.code, DAEMON_EXITED);
   assert.match(error.message, /ENOENT/);
+  // One that starts and exits at once (a refused option: exit status 2).
+  const refused = await IdumbClient.start({ command: [DAEMON, "serve", "--no-such-option"] }).then(
+    () => assert.fail("started with a refused option"),
+    (e: unknown) => e,
+  );
+  assert.ok(refused instanceof IdumbError);
+  assert.equal(refused.code, DAEMON_EXITED);
+  assert.match(refused.message, /exit status 2/);
 });
 
 test("dispose() while the daemon is being restarted ends it and starts no other", async () => {
@@ -278,6 +286,38 @@ test("dispose() while the daemon is being restarted ends it and starts no other"
   // for the restart that dispose() cancels.
   assert.ok(error instanceof IdumbError);
   assert.ok([DAEMON_EXITED, CLIENT_STOPPED].includes(error.code), String(error.code));
+});
+
+test("restarts that keep failing back off, then give up with a clear error", async () => {
+  // The daemon starts only while the marker exists.
+  const marker = join(scratch, "may-start");
+  const script = join(scratch, "flaky-daemon.sh");
+  writeFileSync(marker, "");
+  writeFileSync(script, `#!/bin/sh\n[ -e "${marker}" ] || exit 3\nexec "$@"\n`, { mode: 0o755 });
+  const client = await IdumbClient.start({
+    command: [script, ...daemonCommand(freshDb())],
+    restart: { initialDelayMs: 50, maxAttempts: 3 },
+  });
+  try {
+    unlinkSync(marker);
+    const started = Date.now();
+    process.kill(client.pid!, "SIGKILL");
+    // Each call waits for the restart under way; once the client gives up,
+    // calls reject at once.
+    let error: unknown;
+    while (!(error instanceof IdumbError && error.code === CLIENT_STOPPED)) {
+      error = await client.daemon.status().then(
+        () => assert.fail("a daemon that cannot start answered"),
+        (e: unknown) => e,
+      );
+      assert.ok(Date.now() - started < DEADLINE_MS, "the client never gave up");
+    }
+    assert.match(error.message, /failed to start 3 times in a row; gave up/);
+    // 50 + 100 + 200 ms of backoff at the least before the third failure.
+    assert.ok(Date.now() - started >= 350, `gave up after ${Date.now() - started} ms`);
+  } finally {
+    await client.dispose();
+  }
 });
 
 test("the default command: idumb-daemon on PATH, else python3 -m idumb_daemon", () => {
