@@ -67,11 +67,16 @@ def answer_with_contracts(path: str) -> Answer:
             ).fetchone()
             if r is None:
                 return None
-            return contracts.SettingsEntry(key=r[0], value=r[1], updated_at=to_time(r[2]))
+            # The answer's shape; this yardstick keeps no change log (revision 0).
+            return contracts.SettingsEntry(
+                key=r[0], value=r[1], updated_at=to_time(r[2]), revision=0, project_dir=None
+            )
         put = contracts.structure(msg["params"], contracts.SettingsSetParams)
         now = int(time.time())
         db.execute(UPSERT, (put.key, put.value, now))
-        return contracts.SettingsEntry(key=put.key, value=put.value, updated_at=to_time(now))
+        return contracts.SettingsEntry(
+            key=put.key, value=put.value, updated_at=to_time(now), revision=0, project_dir=None
+        )
 
     def answer(db: sqlite3.Connection, body: bytes) -> bytes:
         msg = json.loads(body)

@@ -30,8 +30,12 @@ FULL = Plan(
     big=100_000,
     chunk=10_000,
     page_samples=30,
-    idle_window=5.0,
+    idle_window=10.0,
     timeout=60.0,
+    writers=4,
+    contend_seconds=5.0,
+    contend_rounds=2,
+    notify_writes=60,
 )
 # Small enough for the test suite, big enough to pass through every code path.
 QUICK = Plan(
@@ -45,6 +49,10 @@ QUICK = Plan(
     page_samples=5,
     idle_window=0.5,
     timeout=30.0,
+    writers=2,
+    contend_seconds=0.3,
+    contend_rounds=1,
+    notify_writes=3,
 )
 
 
@@ -104,6 +112,9 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
                 )
             else:
                 bench.spawn(server)
+        if daemon in serving:
+            peer = next((s for s in serving if s.name == "nodepeer"), None)
+            bench.multiwindow(daemon, peer)
         commands = {s.name: shlex.join(s.command(Path("DB"))) for s in lineup}
     not_available = {}
     daemon_figures = bench.results["daemon"]

@@ -44,6 +44,11 @@ class Plan:
     page_samples: int
     idle_window: float
     timeout: float
+    writers: int = 4
+    """Processes writing one file at once."""
+    contend_seconds: float = 5.0
+    contend_rounds: int = 2
+    notify_writes: int = 60
 
 
 def key(i: int) -> str:
@@ -70,6 +75,11 @@ def _pipelined_rps(conn: Connection, method: str, n: int, params: Callable[[int]
 
 def hot_get(i: int) -> tuple[str, Any]:
     return "settings/get", {"key": key(i % HOT_KEYS)}
+
+
+def hot_set(i: int) -> tuple[str, Any]:
+    # A new value each time: an unchanged one proves less.
+    return "settings/set", {"key": key(i % HOT_KEYS), "value": f"s{i}"}
 
 
 def percentile_us(times: list[float], fraction: float) -> float:
@@ -115,8 +125,11 @@ def round_trip_block(conn: Connection, calls: Calls, first: int) -> list[float]:
     return conn.round_trips(calls(i) for i in range(first, first + BLOCK))
 
 
-def round_trip_figures(times: list[float]) -> Figures:
-    return {"rtt_p50_us": percentile_us(times, 0.5), "rtt_p99_us": percentile_us(times, 0.99)}
+def round_trip_figures(times: list[float], prefix: str = "") -> Figures:
+    return {
+        f"{prefix}rtt_p50_us": percentile_us(times, 0.5),
+        f"{prefix}rtt_p99_us": percentile_us(times, 0.99),
+    }
 
 
 def _spawn_once(server: Server, db: Path, plan: Plan, logs: Path) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bench import measure, procfs
+from bench import measure, multiwindow, procfs
 from bench.measure import Calls, Figures, Plan
 from bench.rpc import Connection
 from bench.servers import Server
@@ -99,6 +99,13 @@ class Run:
                     for name, (server, _conn) in live.items()
                 }
             )
+            # One write at a time, as a window sets one value and waits.
+            set_trips = self.round_trips(
+                {
+                    name: (server, self.db(server), measure.hot_set)
+                    for name, (server, _conn) in live.items()
+                }
+            )
             sets = [
                 self._each(
                     live,
@@ -113,6 +120,8 @@ class Run:
                 figures["set_rps"] = statistics.median(run[name] for run in sets)
                 if name in trips:  # its round trips, on processes of their own, may have failed
                     figures.update(measure.round_trip_figures(trips[name]))
+                if name in set_trips:
+                    figures.update(measure.round_trip_figures(set_trips[name], "set_"))
                 figures["load_rss_mib"] = procfs.peak_rss_mib(conn.pid)
             return [server for server, _conn in live.values()]
 
@@ -156,6 +165,32 @@ class Run:
                 del lineup[name]
                 times.pop(name, None)
         return times
+
+    def multiwindow(self, daemon: Server, peer: Server | None) -> None:
+        """Writers sharing one file (the daemon, and the peer in turn with
+        it), then the daemon's notification latency."""
+        plan, logs = self.plan, self.logs
+        lineup = [daemon] if peer is None else [daemon, peer]
+
+        def dbs(server: Server, round_no: int) -> Path:
+            return logs / f"{server.name}-shared-{round_no}.db"
+
+        contended = self.attempt(
+            daemon,
+            f"{plan.writers} writers on one file",
+            lambda: multiwindow.contended_figures(lineup, dbs, plan, logs),
+        )
+        for name, figures in (contended or {}).items():
+            self.results[name].update(figures)
+        for foreign, who in ((False, "another daemon"), (True, "a sqlite3 writer")):
+            db = logs / f"notify-{'sqlite' if foreign else 'daemon'}.db"
+            self.stage(
+                daemon,
+                f"notification latency, {who} writing",
+                functools.partial(
+                    multiwindow.notify_latency, daemon, db, plan, logs, foreign=foreign
+                ),
+            )
 
     def spawn(self, server: Server) -> None:
         self.stage(

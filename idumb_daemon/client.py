@@ -27,9 +27,9 @@ from idumb_daemon.contracts import (
     DaemonStatus,
     ImportResult,
     Method,
-    SettingInput,
     SettingsEntry,
     SettingsExport,
+    WatchResult,
     WorkspaceConfig,
 )
 
@@ -186,11 +186,15 @@ class DaemonClient:
     def get(self, key: str) -> SettingsEntry | None:
         return self.call(c.SETTINGS_GET, c.SettingsGetParams(key=key))
 
-    def set(self, key: str, value: str) -> SettingsEntry:
-        return self.call(c.SETTINGS_SET, c.SettingsSetParams(key=key, value=value))
+    def set(self, key: str, value: str, if_revision: int | None = None) -> SettingsEntry:
+        """`if_revision`: 0 writes only if the key is absent, N only if its
+        current revision is N; otherwise DaemonError -31007, nothing written."""
+        params = c.SettingsSetParams(key=key, value=value, if_revision=if_revision)
+        return self.call(c.SETTINGS_SET, params)
 
-    def delete(self, key: str) -> bool:
-        return self.call(c.SETTINGS_DELETE, c.SettingsDeleteParams(key=key)).deleted
+    def delete(self, key: str, if_revision: int | None = None) -> bool:
+        params = c.SettingsDeleteParams(key=key, if_revision=if_revision)
+        return self.call(c.SETTINGS_DELETE, params).deleted
 
     def get_all(
         self, prefix: str | None = None, after: str | None = None, limit: int | None = None
@@ -198,9 +202,16 @@ class DaemonClient:
         params = c.SettingsGetAllParams(prefix=prefix, after=after, limit=limit)
         return self.call(c.SETTINGS_GET_ALL, params)
 
-    def set_many(self, entries: dict[str, str]) -> list[SettingsEntry]:
+    def set_many(
+        self, entries: dict[str, str], if_revisions: dict[str, int] | None = None
+    ) -> list[SettingsEntry]:
+        """All or nothing: one mismatched `if_revisions[key]` writes none."""
+        expected = if_revisions or {}
         params = c.SettingsSetManyParams(
-            entries=[SettingInput(key=k, value=v) for k, v in entries.items()]
+            entries=[
+                c.SettingsSetManyEntry(key=k, value=v, if_revision=expected.get(k))
+                for k, v in entries.items()
+            ]
         )
         return self.call(c.SETTINGS_SET_MANY, params)
 
@@ -223,7 +234,8 @@ class DaemonClient:
         return self.call(c.WORKSPACE_GET, c.WorkspaceGetParams(project_dir=project_dir))
 
     def workspace_set(self, project_dir: str, **fields: Any) -> WorkspaceConfig:
-        """Set `name` and/or `config`; a field left out keeps its stored value."""
+        """Set `name` and/or `config` (and `if_revision`, as `set` takes it);
+        a field left out keeps its stored value."""
         params = c.WorkspaceSetParams(project_dir=project_dir, **fields)
         return self.call(c.WORKSPACE_SET, params)
 
@@ -233,15 +245,21 @@ class DaemonClient:
     def workspace_list(self, limit: int = 50) -> list[WorkspaceConfig]:
         return self.call(c.WORKSPACE_LIST, c.WorkspaceListParams(limit=limit))
 
-    def workspace_delete(self, project_dir: str) -> bool:
-        params = c.WorkspaceDeleteParams(project_dir=project_dir)
+    def workspace_delete(self, project_dir: str, if_revision: int | None = None) -> bool:
+        params = c.WorkspaceDeleteParams(project_dir=project_dir, if_revision=if_revision)
         return self.call(c.WORKSPACE_DELETE, params).deleted
 
     def status(self) -> DaemonStatus:
         return self.call(c.DAEMON_STATUS, c.DaemonStatusParams())
 
     def watch(self, enabled: bool = True) -> bool:
-        return self.call(c.DAEMON_WATCH, c.WatchParams(enabled=enabled)).watching
+        return self.watch_from(None, enabled=enabled).watching
+
+    def watch_from(self, since: int | None, *, enabled: bool = True) -> WatchResult:
+        """Watch, first replaying every change after revision `since` (the
+        highest revision this client has received); the result holds the
+        highest revision committed when the daemon answered."""
+        return self.call(c.DAEMON_WATCH, c.WatchParams(enabled=enabled, since=since))
 
     # lifecycle
 

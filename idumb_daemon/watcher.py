@@ -5,7 +5,11 @@ Three parts, each where its work belongs:
 - A thread notices commits cheaply. On SQLite a poller reads `PRAGMA
   data_version` on a connection of its own, a few microseconds that change
   whenever any other connection (another process, or our own storage thread)
-  has committed; idle, it costs a handful of wake-ups a second. On PostgreSQL
+  has committed. It reads it when the system reports a write to the
+  database's files (inotify), so a commit is seen within a millisecond or
+  two of becoming visible, and idle it wakes once a second; where no such
+  report comes (network file systems, other systems) it reads it every
+  POLL_INTERVAL. On PostgreSQL
   a listener waits on a connection of its own that LISTENs to the channel the
   change-log triggers NOTIFY at every commit, from any machine: idle, it sends
   nothing to the server at all.
@@ -30,7 +34,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -45,13 +51,27 @@ from idumb_daemon.contracts import (
 from idumb_daemon.storage import Storage, StorageError
 from idumb_daemon.storage.changes import NOTIFY_CHANNEL, Changes
 from idumb_daemon.storage.database import ChangeListener, DataVersionProbe, safe_url
+from idumb_daemon.storage.filewatch import FileEvents
 from idumb_daemon.worker import StorageWorker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POLL_INTERVAL: Final = 0.15
-"""Seconds between polls: notifications arrive well within the 1 s promised."""
+"""Seconds between polls where the system reports no file writes:
+notifications arrive well within the 1 s promised."""
+NOTIFIED_INTERVAL: Final = 1.0
+"""Seconds between looks while file events come: only for an event missed."""
+BURST: Final = 0.5
+"""After a write event, how long to look for the commit it announced: SQLite
+publishes a commit only after syncing it, which a loaded disk can take long for."""
+BURST_FAST: Final = 0.05
+BURST_STEP: Final = 0.001
+BURST_SLOW_STEP: Final = 0.005
+"""Seconds between looks in a burst: every millisecond for its first
+BURST_FAST seconds (a sync usually takes less), then every five."""
+FORCE_POLL: Final = "IDUMB_WATCH"
+"""Set to `poll`, the watch polls even where the system reports file writes."""
 RETRY_INTERVAL: Final = 1.0
 """Seconds before a look that failed (storage unavailable) is tried again."""
 MAX_CHANGES: Final = 1000
@@ -60,30 +80,75 @@ MAX_BYTES: Final = 4 * 1024 * 1024
 
 
 class Poller:
-    """Calls `wake` from its own thread whenever the database may have changed."""
+    """Calls `wake` from its own thread whenever the database may have changed.
 
-    def __init__(self, path: Path | None, wake: Callable[[], None], interval: float) -> None:
+    Where the system reports file writes (storage.filewatch) it sleeps until
+    one comes, then reads `PRAGMA data_version` every millisecond or so until
+    the commit shows (or BURST has passed without one), and once a second
+    besides in case an event was missed. Elsewhere, or with `notify` off, it
+    reads it every `interval`."""
+
+    def __init__(
+        self, path: Path | None, wake: Callable[[], None], interval: float, *, notify: bool = True
+    ) -> None:
         self._path = path
         self._wake = wake
         self._interval = interval
+        self._notify = notify
         self._stop = threading.Event()
+        # Ends a wait on the file events at once.
+        self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="watch-poller", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
+        os.write(self._stop_w, b"x")
+        if self._thread.ident is not None:  # started
             self._thread.join()
+        os.close(self._stop_r)
+        os.close(self._stop_w)
 
     def _run(self) -> None:
         if self._path is None:
             return  # an in-memory database: no other writer can reach it
+        events = FileEvents.open(self._path) if self._notify else None
+        try:
+            self._follow(self._path, events)
+        finally:
+            if events is not None:
+                events.close()
+
+    def _next(self, events: FileEvents | None, burst_until: float, last_event: float) -> bool:
+        """Wait for the next look; True if the database's files were written."""
+        if events is None:
+            self._stop.wait(self._interval)
+            return False
+        now = time.monotonic()
+        if now >= burst_until:
+            timeout = NOTIFIED_INTERVAL
+        elif now - last_event < BURST_FAST:
+            timeout = BURST_STEP
+        else:
+            timeout = BURST_SLOW_STEP
+        return events.wait(timeout, self._stop_r)
+
+    def _follow(self, path: Path, events: FileEvents | None) -> None:
         probe: DataVersionProbe | None = None
         version: int | None = None
         failing = False
-        while not self._stop.wait(self._interval):
+        burst_until = last_event = 0.0
+        while True:
+            written = self._next(events, burst_until, last_event)
+            if self._stop.is_set():
+                break
+            if written:
+                last_event = time.monotonic()
+                burst_until = last_event + BURST
             try:
                 if probe is not None and probe.moved():
                     # Another file is in place (a restore), or none: the probe
@@ -91,12 +156,12 @@ class Poller:
                     probe.close()
                     probe = None
                 if probe is None:
-                    probe = DataVersionProbe(self._path)
+                    probe = DataVersionProbe(path)
                     version = None
                 now = probe.read()
             except StorageError as exc:
                 if not failing:
-                    log.warning("watch: cannot poll %s: %s", self._path, exc)
+                    log.warning("watch: cannot poll %s: %s", path, exc)
                 failing = True
                 if probe is not None:
                     probe.close()
@@ -108,6 +173,10 @@ class Poller:
             if now != version:
                 version = now
                 self._wake()
+                # The commit the events announced is visible; a write that
+                # came with this look keeps the burst going.
+                if not written:
+                    burst_until = 0.0
         if probe is not None:
             probe.close()
 
@@ -179,17 +248,21 @@ class Watcher:
         if worker.storage.backend == "postgresql":
             self._poller = Listener(worker.storage.url, self._wake_threadsafe)
         else:
-            self._poller = Poller(path, self._wake_threadsafe, interval)
+            events = os.environ.get(FORCE_POLL) != "poll"
+            self._poller = Poller(path, self._wake_threadsafe, interval, notify=events)
         self._looking = False
         self._again = False
         self._stopped = False
         self._failing = False
 
-    def start(self) -> Future[None]:
-        """Follow changes from this point in request order; the future is done
-        once the storage thread has marked it (it fails when storage does,
-        and the first look then starts following)."""
-        started: Future[None] = self._worker.submit_alone(lambda s: s.watch(True))
+    def start(self, after: int | None, replay: bool) -> Future[None]:
+        """Follow changes after revision `after` (None: from when the storage
+        thread gets to it; `replay`: this daemon's own ones too); the future is
+        done once the storage thread has marked it (it fails when storage
+        does, and the first look then starts following)."""
+        started: Future[None] = self._worker.submit_alone(
+            lambda s: s.watch(True, after, replay=replay)
+        )
         self._poller.start()
         return started
 
@@ -239,12 +312,59 @@ class Watcher:
             self._wake()
 
     def _send(self, changes: Changes) -> None:
-        for settings in chunks(changes.settings, _setting_size):
-            self._notify("settings/didChange", SettingsDidChangeParams(changes=settings))
-        for workspaces in chunks(changes.workspaces, _workspace_size):
-            self._notify(
-                "workspaceConfig/didChange", WorkspaceConfigDidChangeParams(changes=workspaces)
-            )
+        for kind, items, revision, resync in notifications(changes):
+            if kind == "settings":
+                self._notify(
+                    "settings/didChange",
+                    SettingsDidChangeParams(changes=items, revision=revision, resync=resync),
+                )
+            else:
+                self._notify(
+                    "workspaceConfig/didChange",
+                    WorkspaceConfigDidChangeParams(changes=items, revision=revision, resync=resync),
+                )
+
+
+def notifications(changes: Changes) -> Iterator[tuple[str, list[Any], int, bool]]:
+    """The notifications (kind, changes, revision, resync) that report a look,
+    in the order to send them.
+
+    A resync: per kind, the first with resync true (even with no rows: the
+    client drops what it holds), every one carrying the look's revision. Else
+    the changes of both kinds are sent in revision order, a notification
+    holding a run of one kind and carrying the highest revision in it, so that
+    when one with revision R arrives every change up to R has been sent; the
+    last carries the look's revision (what was skipped below it was our own).
+    """
+    if changes.resync:
+        kinds: tuple[tuple[str, Sequence[SettingChange | WorkspaceChange]], ...] = (
+            ("settings", changes.settings),
+            ("workspaces", changes.workspaces),
+        )
+        for kind, items in kinds:
+            parts = list(chunks(items, _size)) or [[]]
+            for i, part in enumerate(parts):
+                yield kind, part, changes.revision, i == 0
+        return
+    merged = sorted(
+        [("settings", c.revision, c) for c in changes.settings]
+        + [("workspaces", c.revision, c) for c in changes.workspaces],
+        key=lambda item: item[1],
+    )
+    runs: list[tuple[str, list[Any]]] = []
+    for kind, _revision, change in merged:
+        if not runs or runs[-1][0] != kind:
+            runs.append((kind, []))
+        runs[-1][1].append(change)
+    out = [(kind, part, part[-1].revision) for kind, items in runs for part in chunks(items, _size)]
+    for i, (kind, part, revision) in enumerate(out):
+        yield kind, part, changes.revision if i == len(out) - 1 else revision, False
+
+
+def _size(change: SettingChange | WorkspaceChange) -> int:
+    if isinstance(change, SettingChange):
+        return _setting_size(change)
+    return _workspace_size(change)
 
 
 def _setting_size(change: SettingChange) -> int:

@@ -5,7 +5,8 @@ never span an `await`; so the event loop hands storage calls to this thread
 as jobs and answers once each job is settled. Keeping one FIFO queue gives the
 protocol its ordering guarantee: a request's effect is ordered after every
 earlier request's (a read with nothing queued or unsettled before it runs at
-once instead, which keeps that guarantee).
+once instead, which keeps that guarantee, and so does a write that came alone:
+it never waits for a lock there, a taken one sends it to this thread).
 
 Group commit: writes queued together run in one transaction, each in its own
 savepoint, and are acknowledged together after the single durable commit.
@@ -222,28 +223,43 @@ class StorageWorker:
         self.deliver: Callable[[list[Outcome]], None] = settle
         self._outcomes: list[Outcome] = []
         self._inline_reads = False
+        # Set for a request that came alone: a write may then run inline once.
+        self._lone_write = False
         self._in_flight = 0
 
     def start(self) -> None:
         self._thread.start()
 
     def read_inline_here(self) -> None:
-        """Let reads submitted from the calling thread run at once when nothing
-        is ahead of them (see submit). Only for SQLite, and only where
-        `deliver` settles on this very thread, through settle_here."""
+        """Let reads and writes submitted from the calling thread run at once
+        when nothing is ahead of them (see submit). Only for SQLite, and only
+        where `deliver` settles on this very thread, through settle_here."""
         self.storage.read_alone_on_this_thread()
         self._inline_reads = True
 
-    def submit(self, call: Callable[[Storage], T], *, write: bool) -> Pending[T]:
-        """Queue a storage call, or run a read at once when nothing is ahead of it."""
+    def expect_lone_request(self, lone: bool) -> None:
+        """Whether the input read now holds a single request. Only then may a
+        write run inline: writes that come together are committed together,
+        with one sync, on the storage thread."""
+        self._lone_write = lone
+
+    def submit(
+        self, call: Callable[[Storage], T], *, write: bool, inline: bool = True
+    ) -> Pending[T]:
+        """Queue a storage call, or run it at once when nothing is ahead of it
+        (unless `inline` is off; a write only when it came alone)."""
         if (
-            self._inline_reads
-            and not write
+            inline
+            and self._inline_reads
             and self._in_flight == 0
             # Opening (or re-opening) may wait for a lock: never on the loop.
             and self.storage.is_open
         ):
-            return self._run_inline(call)
+            if not write:
+                return self._run_inline(call)
+            if self._lone_write:
+                self._lone_write = False
+                return self._run_inline_write(call)
         return self._enqueue(Job(call, write=write))
 
     def submit_alone(self, call: Callable[[Storage], T]) -> Future[T]:
@@ -273,6 +289,19 @@ class StorageWorker:
         lone SELECT is its own transaction and pins no snapshot."""
         try:
             return Done(call(self.storage))
+        except Exception as exc:
+            return Done(error=exc)
+
+    def _run_inline_write(self, call: Callable[[Storage], T]) -> Pending[T]:
+        """A lone write runs at once too, in its own transaction, answered
+        after its commit as the storage thread's are, but without the two
+        thread hops (a third of a sequential write's round trip). It never
+        waits for a lock on this thread: a write that finds it held did
+        nothing, and goes to the storage thread to wait there."""
+        try:
+            return Done(call(self.storage))
+        except StorageBusy:
+            return self._enqueue(Job(call, write=True))
         except Exception as exc:
             return Done(error=exc)
 

@@ -27,6 +27,7 @@ TIERS: dict[str, str] = {
     "test_storage_sql": "unit",
     "test_watch_feed": "unit",
     "test_worker": "unit",
+    "test_writelock": "unit",
     # The daemon (or its CLI, or its client) as a subprocess over stdio.
     "test_cli": "e2e",
     "test_cancel_watch_e2e": "e2e",
@@ -40,9 +41,12 @@ TIERS: dict[str, str] = {
     "test_protocol_jsonrpc": "e2e",
     "test_protocol_lifecycle": "e2e",
     "test_protocol_methods": "e2e",
+    "test_null_and_times_e2e": "e2e",
     "test_pygls_client_e2e": "e2e",
     "test_smoke_e2e": "e2e",
     "test_watch_e2e": "e2e",
+    "test_revisions_e2e": "e2e",
+    "test_speed_paths": "e2e",
     "test_watch_foreign_rows": "e2e",
     "test_watch_postgres": "e2e",
     "test_watch_postgres_overlap": "e2e",
@@ -62,6 +66,7 @@ TIERS: dict[str, str] = {
     "test_bundle": "tooling",
     "test_client_codegen": "tooling",
     "test_drizzle_export": "tooling",
+    "test_methods_doc": "tooling",
     "test_tiers": "tooling",
     "test_wheel_install": "tooling",
 }

@@ -25,6 +25,8 @@ EVERY_SERVER = (
     "set_rps",
     "rtt_p50_us",
     "rtt_p99_us",
+    "set_rtt_p50_us",
+    "set_rtt_p99_us",
     "spawn_ms",
     "idle_rss_mib",
     "load_rss_mib",
@@ -41,6 +43,15 @@ DAEMON_ONLY = (
     "paging_rss_end_mib",
     "paging_total_s",
     "idle_cpu_pct",
+    "contended_p50_ms",
+    "contended_p99_ms",
+    "contended_max_ms",
+    "contended_sets_per_s",
+    "contended_errors",
+    "notify_daemon_p50_ms",
+    "notify_daemon_p99_ms",
+    "notify_sqlite_p50_ms",
+    "notify_sqlite_p99_ms",
     # The one-file bundle beside the installed daemon (issue 17).
     "bundle_size_mib",
     "bundle_spawn_ms",
@@ -58,6 +69,7 @@ DAEMON_RATIOS = (
     "asyncio_rtt_p50_us_vs_raw",
     "rtt_p50_us_vs_contracts",
     "contracts_rtt_p50_us_vs_raw",
+    "set_rtt_p50_us_vs_raw",
     "bundle_spawn_vs_installed",
 )
 
@@ -74,7 +86,7 @@ def run_bench(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, A
         capture_output=True,
         text=True,
         env=bench_env(),
-        timeout=90,
+        timeout=180,
     )
     # --json puts the whole report on the last line, after the table.
     return done, json.loads(done.stdout.strip().splitlines()[-1])
@@ -111,6 +123,10 @@ def test_quick_run_reports_every_figure_without_errors() -> None:
     )
     assert header in done.stdout
     assert "| settings/get pipelined, req/s |" in done.stdout
+    assert "| settings/set round trip p50 (one at a time), µs |" in done.stdout
+    assert "| notification latency, a sqlite3 writer: p50, ms |" in done.stdout
+    # Every write of the writers sharing a file was answered, none with an error.
+    assert figures["daemon"]["contended_errors"] == 0
 
 
 def test_a_daemon_that_cannot_serve_is_an_error_not_a_hang() -> None:

@@ -72,6 +72,20 @@ def settings_commands(db: Target) -> None:
     assert (entry["key"], entry["value"]) == ("editor.font-size", "14 é")
     assert ok(cli(db, "settings", "get", "editor.font-size")) == "14 é\n"
     assert json.loads(ok(cli(db, "settings", "list", "--prefix", "editor."))) == [entry]
+    # Compare-and-set: a stale revision writes nothing and says what is stored.
+    revision = str(entry["revision"])
+    updated = json.loads(
+        ok(cli(db, "settings", "set", "editor.font-size", "15", "--if-revision", revision))
+    )
+    assert updated["value"] == "15" and updated["revision"] > entry["revision"]
+    stderr = failed(cli(db, "settings", "set", "editor.font-size", "16", "--if-revision", revision))
+    assert "(-31007)" in stderr
+    data = json.loads(stderr.splitlines()[-1])
+    assert data == {
+        "reason": "conflict",
+        "conflicts": [{"key": "editor.font-size", "current": updated}],
+    }
+    assert ok(cli(db, "settings", "get", "editor.font-size")) == "15\n"
     assert json.loads(ok(cli(db, "settings", "delete", "editor.font-size"))) == {"deleted": True}
     assert "no setting 'editor.font-size'" in failed(cli(db, "settings", "get", "editor.font-size"))
 

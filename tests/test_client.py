@@ -95,11 +95,19 @@ def test_every_typed_call(database_url: str, stderr_file: IO[bytes]) -> None:
         assert client.workspace_get("/p") is None
         ws = client.workspace_set("/p//q/", name="Q", config={"tabs": 4})
         assert ws == WorkspaceConfig(
-            project_dir="/p/q", name="Q", last_opened=None, config={"tabs": 4}
+            project_dir="/p/q", name="Q", last_opened=None, config={"tabs": 4}, revision=ws.revision
         )
         assert client.workspace_set("/p/q", name=None) == WorkspaceConfig(
-            project_dir="/p/q", name=None, last_opened=None, config={"tabs": 4}
+            project_dir="/p/q",
+            name=None,
+            last_opened=None,
+            config={"tabs": 4},
+            revision=ws.revision + 1,
         )
+        stale = ws.revision
+        with pytest.raises(DaemonError) as conflict:
+            client.workspace_set("/p/q", name="lost", if_revision=stale)
+        assert conflict.value.code == -31007
         opened = client.workspace_open("/p/q")
         assert just_now(opened.last_opened) and opened.config == {"tabs": 4}
         client.workspace_set("/never")

@@ -348,9 +348,15 @@ def test_notification_payloads_match_the_schema(document: dict[str, Any]) -> Non
     samples = {
         "settings/didChange": contracts.SettingsDidChangeParams(
             changes=[
-                contracts.SettingChange(key="editor.fontSize", value="15", updated_at=at),
-                contracts.SettingChange(key="theme", value=None, updated_at=None),
-            ]
+                contracts.SettingChange(
+                    key="editor.fontSize", value="15", updated_at=at, revision=3, project_dir=None
+                ),
+                contracts.SettingChange(
+                    key="theme", value=None, updated_at=None, revision=4, project_dir="/p"
+                ),
+            ],
+            revision=4,
+            resync=False,
         ),
         "workspaceConfig/didChange": contracts.WorkspaceConfigDidChangeParams(
             changes=[
@@ -361,10 +367,14 @@ def test_notification_payloads_match_the_schema(document: dict[str, Any]) -> Non
                         name=None,
                         last_opened=at,
                         config={"theme": "dark"},
+                        revision=5,
                     ),
+                    revision=5,
                 ),
-                contracts.WorkspaceChange(project_dir="/gone", workspace=None),
-            ]
+                contracts.WorkspaceChange(project_dir="/gone", workspace=None, revision=6),
+            ],
+            revision=6,
+            resync=True,
         ),
     }
     assert set(samples) == set(contracts.NOTIFICATIONS)

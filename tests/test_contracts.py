@@ -16,11 +16,13 @@ from idumb_daemon.contracts import ParamsInvalid, structure, unstructure
 T = "2026-11-26T01:10:58Z"
 MIB = 1_048_576
 ENTRY = {"key": "editor.fontSize", "value": "14"}
+STORED = {**ENTRY, "revision": 7, "projectDir": None}
 WORKSPACE = {
     "projectDir": "/home/ada/project",
     "name": "project",
     "lastOpened": T,
     "config": {"tabs": [1, 2.5, True, None, {"ü": "ß"}], "empty": {}},
+    "revision": 3,
 }
 SESSION = {"id": "s1", "createdAt": T, "updatedAt": T, "status": "running"}
 FULL_SESSION = {**SESSION, "title": "Fix it", "parentId": "s0"}
@@ -35,18 +37,27 @@ STATUS = {
     "database": "/data/idumb.db",
     "watching": False,
     "recovered": None,
+    "revision": 12,
 }
 IDUMB = {"protocolVersion": 1, "methods": ["settings/get"], "notifications": ["settings/didChange"]}
 
 # Each wire shape with JSON it must turn into and give back unchanged.
 SAMPLES: list[tuple[type[Any], Any]] = [
-    (c.SettingsEntry, {**ENTRY, "updatedAt": T}),
-    (c.SettingsEntry, {**ENTRY, "updatedAt": None}),
+    (c.SettingsEntry, {**STORED, "updatedAt": T}),
+    (c.SettingsEntry, {**STORED, "updatedAt": None, "projectDir": "/p"}),
     (c.WorkspaceConfig, WORKSPACE),
-    (c.WorkspaceConfig, {"projectDir": "/", "name": None, "lastOpened": None, "config": None}),
+    (
+        c.WorkspaceConfig,
+        {"projectDir": "/", "name": None, "lastOpened": None, "config": None, "revision": 0},
+    ),
     (c.SettingInput, ENTRY),
     (c.SettingsGetParams, {"key": "a"}),
     (c.SettingsSetParams, {"key": "a", "value": ""}),
+    (c.SettingsSetParams, {"key": "a", "value": "", "ifRevision": 0}),
+    (c.SettingsDeleteParams, {"key": "a", "ifRevision": 9}),
+    (c.SettingsSetManyEntry, {"key": "a", "value": "1", "ifRevision": 2}),
+    (c.WorkspaceDeleteParams, {"projectDir": "/a", "ifRevision": 0}),
+    (c.WatchParams, {"enabled": True, "since": 41}),
     (c.SettingsDeleteParams, {"key": "a"}),
     (c.SettingsGetAllParams, {}),
     (c.SettingsGetAllParams, {"prefix": "a%_", "after": "a%_b", "limit": 10}),
@@ -75,7 +86,8 @@ SAMPLES: list[tuple[type[Any], Any]] = [
     (c.RecoveryInfo, RECOVERY),
     (c.DaemonStatus, STATUS),
     (c.DaemonStatus, {**STATUS, "schemaVersion": None, "recovered": RECOVERY}),
-    (c.WatchResult, {"watching": True}),
+    (c.WatchResult, {"watching": True, "revision": 5}),
+    (c.DaemonStatus, {**STATUS, "revision": None}),
     (c.IdumbCapabilities, IDUMB),
     (c.ExperimentalCapabilities, {"idumb": IDUMB}),
     (c.ServerCapabilities, {"experimental": {"idumb": IDUMB}}),
@@ -87,11 +99,33 @@ SAMPLES: list[tuple[type[Any], Any]] = [
             "serverInfo": {"name": "idumb-daemon", "version": "0.1.0"},
         },
     ),
-    (c.SettingChange, {"key": "a", "value": "1", "updatedAt": T}),
-    (c.SettingChange, {"key": "a", "value": None, "updatedAt": None}),
-    (c.SettingsDidChangeParams, {"changes": [{"key": "a", "value": None, "updatedAt": None}]}),
-    (c.WorkspaceChange, {"projectDir": "/a", "workspace": None}),
-    (c.WorkspaceConfigDidChangeParams, {"changes": [{"projectDir": "/a", "workspace": WORKSPACE}]}),
+    (
+        c.SettingChange,
+        {"key": "a", "value": "1", "updatedAt": T, "revision": 4, "projectDir": None},
+    ),
+    (
+        c.SettingChange,
+        {"key": "a", "value": None, "updatedAt": None, "revision": 5, "projectDir": "/p"},
+    ),
+    (
+        c.SettingsDidChangeParams,
+        {
+            "changes": [
+                {"key": "a", "value": None, "updatedAt": None, "revision": 2, "projectDir": None}
+            ],
+            "revision": 3,
+            "resync": False,
+        },
+    ),
+    (c.WorkspaceChange, {"projectDir": "/a", "workspace": None, "revision": 1}),
+    (
+        c.WorkspaceConfigDidChangeParams,
+        {
+            "changes": [{"projectDir": "/a", "workspace": WORKSPACE, "revision": 3}],
+            "revision": 3,
+            "resync": True,
+        },
+    ),
     (c.FieldError, {"path": "entries.3.key", "message": "expected a string"}),
     (c.InvalidParamsData, {"errors": [{"path": "", "message": "expected an object"}]}),
     (c.MethodNotFoundData, {"method": "nope"}),
@@ -208,11 +242,9 @@ def test_unstructuring_leaves_out_unset_and_absent_optional_fields() -> None:
     }
     assert unstructure(c.AgentInfo(id="a", name="A")) == {"id": "a", "name": "A"}
     assert unstructure(c.EngineStatus(running=True)) == {"running": True}
-    assert unstructure(c.SettingsEntry(key="k", value="v", updated_at=None)) == {
-        "key": "k",
-        "value": "v",
-        "updatedAt": None,
-    }
+    assert unstructure(
+        c.SettingsEntry(key="k", value="v", updated_at=None, revision=1, project_dir=None)
+    ) == {"key": "k", "value": "v", "updatedAt": None, "revision": 1, "projectDir": None}
     assert unstructure([c.DeleteResult(deleted=False), None]) == [{"deleted": False}, None]
 
 
@@ -220,14 +252,16 @@ def test_results_structure_from_type_expressions() -> None:
     """The client reads results through the METHODS table's result types."""
     getter = c.METHODS["settings/get"].result
     assert structure(None, getter) is None
-    assert structure({**ENTRY, "updatedAt": None}, getter) == c.SettingsEntry(
-        key="editor.fontSize", value="14", updated_at=None
+    assert structure({**STORED, "updatedAt": None}, getter) == c.SettingsEntry(
+        key="editor.fontSize", value="14", updated_at=None, revision=7, project_dir=None
     )
     lister = c.METHODS["settings/getAll"].result
     assert structure([], lister) == []
     assert refusal([{"key": "a"}], lister) == {
         "0.value": "missing required field",
         "0.updatedAt": "missing required field",
+        "0.revision": "missing required field",
+        "0.projectDir": "missing required field",
     }
 
 
@@ -465,7 +499,7 @@ def test_unknown_fields_are_refused_at_any_depth(
     ],
 )
 def test_bad_times_are_refused(time: Any) -> None:
-    assert list(refusal({**ENTRY, "updatedAt": time}, c.SettingsEntry)) == ["updatedAt"]
+    assert list(refusal({**STORED, "updatedAt": time}, c.SettingsEntry)) == ["updatedAt"]
     assert list(refusal({**RECOVERY, "at": time}, c.RecoveryInfo)) == ["at"]
 
 
@@ -475,11 +509,15 @@ def test_null_is_no_time_where_a_time_is_required() -> None:
 
 def test_times_on_the_wire() -> None:
     assert structure(
-        {**ENTRY, "updatedAt": "0001-01-01T00:00:00Z"}, c.SettingsEntry
+        {**STORED, "updatedAt": "0001-01-01T00:00:00Z"}, c.SettingsEntry
     ).updated_at == (datetime(1, 1, 1, tzinfo=UTC))
     plus_one = timezone(timedelta(hours=1))
     entry = c.SettingsEntry(
-        key="k", value="v", updated_at=datetime(2026, 11, 26, 2, 10, 58, tzinfo=plus_one)
+        key="k",
+        value="v",
+        updated_at=datetime(2026, 11, 26, 2, 10, 58, tzinfo=plus_one),
+        revision=1,
+        project_dir=None,
     )
     assert unstructure(entry)["updatedAt"] == T
     assert (
@@ -489,11 +527,19 @@ def test_times_on_the_wire() -> None:
         == "0005-01-01T00:00:00Z"
     )
     with pytest.raises(ValueError, match="naive"):
-        unstructure(c.SettingsEntry(key="k", value="v", updated_at=datetime(2026, 11, 26)))
+        unstructure(
+            c.SettingsEntry(
+                key="k", value="v", updated_at=datetime(2026, 11, 26), revision=1, project_dir=None
+            )
+        )
     with pytest.raises(ValueError, match="whole seconds"):
         unstructure(
             c.SettingsEntry(
-                key="k", value="v", updated_at=datetime(2026, 11, 26, microsecond=1, tzinfo=UTC)
+                key="k",
+                value="v",
+                updated_at=datetime(2026, 11, 26, microsecond=1, tzinfo=UTC),
+                revision=1,
+                project_dir=None,
             )
         )
 
@@ -573,7 +619,7 @@ def test_config_content_must_be_json_of_scalar_values(config: dict[str, Any], pa
         (c.SettingsGetAllParams, {"prefix": "\ud83d"}, "prefix"),
         (c.WorkspaceSetParams, {"projectDir": "/a", "name": "\ud800"}, "name"),
         (c.WorkspaceGetParams, {"projectDir": "/\ud800"}, "projectDir"),
-        (c.SettingsEntry, {"key": "k", "value": "\ud800", "updatedAt": None}, "value"),
+        (c.SettingsEntry, {**STORED, "value": "\ud800", "updatedAt": None}, "value"),
         (c.Part, {"type": "t", "deep": [{"x": "\ud800"}]}, "deep.0.x"),
         (c.Event, {"type": "\ud800"}, "type"),
     ],
@@ -796,7 +842,16 @@ def _over_the_wire(obj: Any) -> Any:
     return structure(json.loads(json.dumps(unstructure(obj))), type(obj))
 
 
-@given(st.builds(c.SettingsEntry, key=_keys, value=_text, updated_at=_times))
+@given(
+    st.builds(
+        c.SettingsEntry,
+        key=_keys,
+        value=_text,
+        updated_at=_times,
+        revision=st.integers(0, 2**63 - 1),
+        project_dir=st.none(),
+    )
+)
 def test_any_valid_settings_entry_round_trips(entry: c.SettingsEntry) -> None:
     assert _over_the_wire(entry) == entry
 

@@ -221,6 +221,12 @@ def test_fresh_database_has_exactly_the_storage_md_tables(
         ("index", "settings_key_unique", "settings"),
         ("table", "workspace_config", "workspace_config"),
         ("index", "workspace_config_project_dir_unique", "workspace_config"),
+        ("table", "workspace_settings", "workspace_settings"),
+        (
+            "index",
+            "workspace_settings_project_dir_key_unique",
+            "workspace_settings",
+        ),
         ("table", "__idumb_migrations", "__idumb_migrations"),
         ("table", "sqlite_sequence", "sqlite_sequence"),
     }
@@ -246,7 +252,9 @@ def test_schema_dir_is_the_repository_one_in_a_source_tree() -> None:
 def test_committed_initial_migration_is_the_generator_output(tmp_path: Path) -> None:
     folder = tmp_path / "fresh"
     folder.mkdir()
-    shutil.copy(SCHEMA / "schema.json", folder / "schema.json")
+    # The schema as it was at version 1: later versions add to it.
+    tables = json.loads(INITIAL.read_text())["snapshot"]["tables"]
+    (folder / "schema.json").write_text(json.dumps({"tables": tables}))
 
     written = generate("initial", folder)
 
@@ -320,9 +328,18 @@ def test_drizzle_kit_file_is_adopted_in_place(
     # ids, and its place in the file (rootpage): nothing was recreated.
     after = everything(db_path)
     master = after.pop("sqlite_master")
+    # sqlite_sequence gains the change log's own counter, nothing else.
+    after["sqlite_sequence"] = [r for r in after["sqlite_sequence"] if not is_own(r[0])]
     assert {t: after[t] for t in before if t != "sqlite_master"} == {
         t: c for t, c in before.items() if t != "sqlite_master"
     }
+    # Every existing row got a distinct revision, in row-id order, settings first.
+    assert rows(db_path, "SELECT seq, table_name, row_key, deleted FROM __idumb_changes") == [
+        (1, "settings", "editor.theme", 0),
+        (2, "settings", "editor.font", 0),
+        (3, "workspace_config", "/home/a/p", 0),
+        (4, "workspace_config", "/home/a/q", 0),
+    ]
     names = {r[1] for r in before["sqlite_master"]}
     assert [r for r in master if r[1] in names] == before["sqlite_master"]
     # What was added is what a fresh database has beyond drizzle-kit's tables.
@@ -678,7 +695,7 @@ def test_postgres_gets_the_same_tables_with_64_bit_integers(pg_url: str) -> None
         "ORDER BY table_name, ordinal_position",
     )
     # Tables other than these are the daemon's own (the change log).
-    known = ("__idumb_migrations", "settings", "workspace_config")
+    known = ("__idumb_migrations", "settings", "workspace_config", "workspace_settings")
     assert [c[0] for c in columns if c[0] not in known and not is_own(c[0])] == []
     assert [c for c in columns if c[0] in known] == [
         ("__idumb_migrations", "version", "bigint", "NO", "NO"),
@@ -694,6 +711,11 @@ def test_postgres_gets_the_same_tables_with_64_bit_integers(pg_url: str) -> None
         ("workspace_config", "name", "text", "YES", "NO"),
         ("workspace_config", "last_opened", "bigint", "YES", "NO"),
         ("workspace_config", "config", "text", "YES", "NO"),
+        ("workspace_settings", "id", "bigint", "NO", "YES"),
+        ("workspace_settings", "project_dir", "text", "NO", "NO"),
+        ("workspace_settings", "key", "text", "NO", "NO"),
+        ("workspace_settings", "value", "text", "NO", "NO"),
+        ("workspace_settings", "updated_at", "bigint", "YES", "NO"),
     ]
     indexes = pg_rows(
         pg_url,
@@ -703,6 +725,7 @@ def test_postgres_gets_the_same_tables_with_64_bit_integers(pg_url: str) -> None
     assert [(name, "UNIQUE" in ddl) for table, name, ddl in indexes if table in known] == [
         ("settings_key_unique", True),
         ("workspace_config_project_dir_unique", True),
+        ("workspace_settings_project_dir_key_unique", True),
     ]
     assert [i for i in indexes if i[0] not in known and not is_own(i[0])] == []
     triggers = pg_rows(

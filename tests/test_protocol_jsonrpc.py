@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -15,6 +16,8 @@ from tests.conftest import DaemonFactory
 from tests.wire import WAIT, Wire, body_frame, frame
 
 MAX_BODY = 16 * 1024 * 1024
+
+UNWATCHED = {"watching": False, "revision": ANY}
 
 
 def send_text(wire: Wire, text: str | bytes) -> None:
@@ -31,7 +34,11 @@ def error_of(message: Any, code: int, msg_id: Any = None) -> None:
 def nothing_pending(wire: Wire) -> None:
     """Prove no answer is owed: the next message is the response to a fresh request."""
     msg_id = wire.request("daemon/watch", {"enabled": False})
-    assert wire.next_message() == {"jsonrpc": "2.0", "id": msg_id, "result": {"watching": False}}
+    assert wire.next_message() == {
+        "jsonrpc": "2.0",
+        "id": msg_id,
+        "result": UNWATCHED,
+    }
 
 
 def by_id(responses: list[Any]) -> dict[Any, Any]:
@@ -143,7 +150,7 @@ def test_spec_mixed_batch(shared: Wire) -> None:
     error_of(answers[None][0], -32600)
     error_of(answers["5"][0], -32601, "5")
     assert answers["5"][0]["error"]["data"] == {"method": "foo.get"}
-    assert answers["9"][0]["result"] == {"watching": False}
+    assert answers["9"][0]["result"] == UNWATCHED
     assert answers[10][0]["result"]["value"] == "4"
     nothing_pending(shared)
 
@@ -299,7 +306,7 @@ def test_integral_float_id_is_an_integer(shared: Wire) -> None:
         '{"jsonrpc": "2.0", "id": 7.0, "method": "daemon/watch", "params": {"enabled": false}}',
     )
     response = shared.next_message()
-    assert response["id"] == 7 and response["result"] == {"watching": False}
+    assert response["id"] == 7 and response["result"] == UNWATCHED
 
 
 def test_extra_top_level_members_are_ignored(shared: Wire) -> None:
@@ -363,7 +370,11 @@ def test_body_of_exactly_16_mib_is_served(shared: Wire) -> None:
     body = body[:-1] + b" " * (MAX_BODY - len(body)) + b"}"
     assert len(body) == MAX_BODY
     send_text(shared, body)
-    assert shared.next_message() == {"jsonrpc": "2.0", "id": "max", "result": {"watching": False}}
+    assert shared.next_message() == {
+        "jsonrpc": "2.0",
+        "id": "max",
+        "result": UNWATCHED,
+    }
 
 
 def test_body_over_16_mib_is_discarded_and_the_daemon_goes_on(shared: Wire) -> None:
@@ -539,6 +550,4 @@ def test_lone_surrogates_in_id_and_method_are_echoed(shared: Wire) -> None:
     shared.send(
         [{"jsonrpc": "2.0", "id": "\udc02", "method": "daemon/watch", "params": {"enabled": False}}]
     )
-    assert shared.next_message() == [
-        {"jsonrpc": "2.0", "id": "\udc02", "result": {"watching": False}}
-    ]
+    assert shared.next_message() == [{"jsonrpc": "2.0", "id": "\udc02", "result": UNWATCHED}]

@@ -48,13 +48,16 @@ def recent(stamp: str, since: float) -> bool:
 
 
 def entry_shape(entry: dict[str, Any]) -> None:
-    assert set(entry) == {"key", "value", "updatedAt"}
+    assert set(entry) == {"key", "value", "updatedAt", "revision", "projectDir"}
     assert isinstance(entry["key"], str) and isinstance(entry["value"], str)
+    assert type(entry["revision"]) is int and entry["revision"] > 0
+    assert entry["projectDir"] is None
     assert entry["updatedAt"] is None or TIME.fullmatch(entry["updatedAt"])
 
 
 def workspace_shape(ws: dict[str, Any]) -> None:
-    assert set(ws) == {"projectDir", "name", "lastOpened", "config"}
+    assert set(ws) == {"projectDir", "name", "lastOpened", "config", "revision"}
+    assert type(ws["revision"]) is int and ws["revision"] > 0
     assert ws["lastOpened"] is None or TIME.fullmatch(ws["lastOpened"])
 
 
@@ -266,7 +269,13 @@ def test_import_added_changed_removed_and_unchanged_keeps_updated_at(
     merged = daemon.result("settings/import", document)
     assert merged == {"imported": 3, "added": ["fresh"], "changed": ["edit"], "removed": []}
     by_key = {e["key"]: e for e in daemon.result("settings/getAll")}
-    assert by_key["same"] == {"key": "same", "value": "s", "updatedAt": old}
+    assert {k: by_key["same"][k] for k in ("key", "value", "updatedAt")} == {
+        "key": "same",
+        "value": "s",
+        "updatedAt": old,
+    }
+    # An entry left unchanged is no change: it keeps its revision.
+    assert by_key["same"]["revision"] < by_key["edit"]["revision"]
     assert by_key["gone"]["updatedAt"] == old
     assert by_key["edit"]["value"] == "new" and recent(by_key["edit"]["updatedAt"], start)
     assert recent(by_key["fresh"]["updatedAt"], start)
@@ -332,7 +341,13 @@ def test_workspace_set_get_open_delete(shared: Wire) -> None:
 
     created = shared.result("workspaceConfig/set", {"projectDir": d, "name": "Basic"})
     workspace_shape(created)
-    assert created == {"projectDir": d, "name": "Basic", "lastOpened": None, "config": None}
+    assert created == {
+        "projectDir": d,
+        "name": "Basic",
+        "lastOpened": None,
+        "config": None,
+        "revision": created["revision"],
+    }
 
     # Keys pygls' namedtuple path would rename or refuse: they must come back as sent.
     config = {
@@ -345,11 +360,16 @@ def test_workspace_set_get_open_delete(shared: Wire) -> None:
         "1x": -0.5,
     }
     with_config = shared.result("workspaceConfig/set", {"projectDir": d, "config": config})
-    assert with_config == {**created, "config": config}  # omitted name is kept
+    # The omitted name is kept; each write is a change with a later revision.
+    assert with_config == {**created, "config": config, "revision": created["revision"] + 1}
 
     renamed = shared.result("workspaceConfig/set", {"projectDir": d, "name": "Renamed"})
-    assert renamed == {**with_config, "name": "Renamed"}  # omitted config is kept
-    assert shared.result("workspaceConfig/set", {"projectDir": d}) == renamed
+    assert renamed == {**with_config, "name": "Renamed", "revision": with_config["revision"] + 1}
+    # Even a write of nothing new is a change (as storing the same value is).
+    assert shared.result("workspaceConfig/set", {"projectDir": d}) == {
+        **renamed,
+        "revision": renamed["revision"] + 1,
+    }
 
     start = time.time()
     opened = shared.result("workspaceConfig/open", {"projectDir": d})
@@ -359,9 +379,9 @@ def test_workspace_set_get_open_delete(shared: Wire) -> None:
     assert shared.result("workspaceConfig/get", {"projectDir": d}) == opened
 
     cleared = shared.result("workspaceConfig/set", {"projectDir": d, "name": None})
-    assert cleared == {**opened, "name": None}
+    assert cleared == {**opened, "name": None, "revision": opened["revision"] + 1}
     cleared = shared.result("workspaceConfig/set", {"projectDir": d, "config": None})
-    assert cleared == {**opened, "name": None, "config": None}
+    assert cleared == {**opened, "name": None, "config": None, "revision": opened["revision"] + 2}
     assert cleared["lastOpened"] == opened["lastOpened"]
 
     assert shared.result("workspaceConfig/delete", {"projectDir": d}) == {"deleted": True}
@@ -453,6 +473,7 @@ def test_status_shape(shared: Wire, shared_db: str) -> None:
         "database",
         "watching",
         "recovered",
+        "revision",
     }
     assert status["protocolVersion"] == 1
     assert isinstance(status["version"], str) and status["version"]
@@ -461,6 +482,7 @@ def test_status_shape(shared: Wire, shared_db: str) -> None:
     assert status["database"] == shared_db  # no password in it to hide
     assert status["watching"] is False
     assert status["recovered"] is None
+    assert type(status["revision"]) is int and status["revision"] >= 0
     assert shared.result("daemon/status") == status  # params may be omitted
 
 
@@ -480,8 +502,9 @@ def test_status_never_shows_a_password(spawn: DaemonFactory) -> None:
 def test_watch_answers_with_watching(shared: Wire) -> None:
     for params in ({}, None, {"enabled": True}, {"enabled": False}):
         result = shared.result("daemon/watch", params)
-        assert set(result) == {"watching"} and isinstance(result["watching"], bool)
-    assert shared.result("daemon/watch", {"enabled": False}) == {"watching": False}
+        assert set(result) == {"watching", "revision"} and isinstance(result["watching"], bool)
+        assert result["revision"] == shared.result("daemon/status")["revision"]
+    assert shared.result("daemon/watch", {"enabled": False})["watching"] is False
     assert shared.result("daemon/status")["watching"] is False
 
 

@@ -37,7 +37,7 @@ async def _drive(db: Path, other_writer: Any) -> tuple[int, RecordingProtocol, l
     protocol: RecordingProtocol = client.protocol  # type: ignore[assignment]
     changes: asyncio.Queue[Any] = asyncio.Queue()
 
-    @client.feature("settings/didChange")  # type: ignore[untyped-decorator]  # pygls is untyped
+    @client.feature("settings/didChange")  # type: ignore[untyped-decorator]
     def did_change(params: Any) -> None:
         changes.put_nowait(params)
 

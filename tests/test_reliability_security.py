@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from idumb_daemon.contracts import SettingInput
+from idumb_daemon.contracts import SettingInput, SettingsSetManyEntry
 from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import settings, workspaces
 from tests.conftest import DaemonFactory
@@ -108,7 +108,7 @@ def test_no_input_reaches_sql_text(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         storage.open()
         texts.clear()
         storage.write(settings.set_, marker, marker)
-        storage.write(settings.set_many, [SettingInput(key=marker + "2", value=marker)])
+        storage.write(settings.set_many, [SettingsSetManyEntry(key=marker + "2", value=marker)])
         storage.read(settings.get, marker)
         storage.read(lambda tx: settings.get_all(tx, prefix=marker, after=marker, limit=3))
         storage.write(settings.import_, [SettingInput(key=marker + "3", value=marker)], True)

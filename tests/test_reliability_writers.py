@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from idumb_daemon.contracts import SettingInput
+from idumb_daemon.contracts import SettingInput, SettingsSetManyEntry
 from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import settings
 from tests.conftest import DaemonFactory
@@ -186,7 +186,9 @@ def test_writes_begin_immediate_and_reads_end_at_once(tmp_path: Path) -> None:
             "set": (True, lambda: storage.write(settings.set_, "k", "v")),
             "setMany": (
                 True,
-                lambda: storage.write(settings.set_many, [SettingInput(key="a", value="1")]),
+                lambda: storage.write(
+                    settings.set_many, [SettingsSetManyEntry(key="a", value="1")]
+                ),
             ),
             "import": (
                 True,

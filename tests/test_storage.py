@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from idumb_daemon.contracts import UNSET, SettingInput
+from idumb_daemon.contracts import UNSET, SettingInput, SettingsSetManyEntry
 from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import Storage, settings, workspaces
 from idumb_daemon.storage.database import resolve_url
@@ -97,7 +97,9 @@ def test_rows_written_by_another_program_read_correctly(
 
 def test_get_all_orders_by_code_point_and_pages(storage: Storage) -> None:
     keys = ["b", "a", "B", "é", "\U0001f600", "a%", "a_", "ab", "a", "z"]
-    storage.write(settings.set_many, [SettingInput(key=k, value="v") for k in dict.fromkeys(keys)])
+    storage.write(
+        settings.set_many, [SettingsSetManyEntry(key=k, value="v") for k in dict.fromkeys(keys)]
+    )
     listed = [e.key for e in storage.read(settings.get_all)]
     assert listed == sorted(set(keys))  # Python compares str by code point
     page1 = storage.read(lambda tx: settings.get_all(tx, limit=3))
@@ -122,7 +124,8 @@ def test_prefix_upper_bound() -> None:
 
 def test_set_many_is_one_timestamp_in_input_order(storage: Storage) -> None:
     entries = storage.write(
-        settings.set_many, [SettingInput(key="z", value="1"), SettingInput(key="a", value="2")]
+        settings.set_many,
+        [SettingsSetManyEntry(key="z", value="1"), SettingsSetManyEntry(key="a", value="2")],
     )
     assert [(e.key, e.value, e.updated_at) for e in entries] == [
         ("z", "1", at(T0)),
@@ -132,7 +135,7 @@ def test_set_many_is_one_timestamp_in_input_order(storage: Storage) -> None:
 
 def test_import_reports_and_keeps_unchanged_timestamps(storage: Storage, clock: Clock) -> None:
     storage.write(
-        settings.set_many, [SettingInput(key=k, value=k) for k in ("same", "diff", "gone")]
+        settings.set_many, [SettingsSetManyEntry(key=k, value=k) for k in ("same", "diff", "gone")]
     )
     clock.now += 60
     file = [

@@ -28,16 +28,34 @@ BOUND = 5.0
 def watcher(spawn: DaemonFactory) -> Wire:
     daemon = spawn()
     assert daemon.result("daemon/status")["watching"] is False
-    assert daemon.result("daemon/watch", {}) == {"watching": True}
+    assert daemon.result("daemon/watch", {})["watching"] is True
     assert daemon.result("daemon/status")["watching"] is True
     return daemon
 
 
 def next_changes(daemon: Wire, method: str = "settings/didChange") -> list[dict[str, Any]]:
+    """The changes of the next notification, which must be `method`, without
+    their revisions (see `bare`) once these are checked: each one's at most the
+    notification's, and growing."""
     message = daemon.notification(BOUND)
     assert message["method"] == method, message
-    changes: list[dict[str, Any]] = message["params"]["changes"]
-    return changes
+    params = message["params"]
+    changes: list[dict[str, Any]] = params["changes"]
+    revisions = [change["revision"] for change in changes]
+    assert revisions == sorted(revisions) and all(0 < r <= params["revision"] for r in revisions)
+    assert params["resync"] is False
+    return [bare(change) for change in changes]
+
+
+def bare(row: dict[str, Any]) -> dict[str, Any]:
+    """An entry, workspace or change without its revision (nor a user-layer
+    setting's null projectDir): what the tests of watching compare."""
+    out = {k: v for k, v in row.items() if k != "revision"}
+    if "key" in out and out.get("projectDir", "") is None:
+        del out["projectDir"]
+    if isinstance(out.get("workspace"), dict):
+        out["workspace"] = bare(out["workspace"])
+    return out
 
 
 def test_another_daemons_set_delete_and_workspace_config_are_notified(
@@ -46,7 +64,7 @@ def test_another_daemons_set_delete_and_workspace_config_are_notified(
     a = watcher(spawn)
     b = spawn()
     entry = b.result("settings/set", {"key": "editor.fontSize", "value": "14"})
-    assert next_changes(a) == [entry]
+    assert next_changes(a) == [bare(entry)]
 
     assert b.result("settings/delete", {"key": "editor.fontSize"}) == {"deleted": True}
     assert next_changes(a) == [{"key": "editor.fontSize", "value": None, "updatedAt": None}]
@@ -55,11 +73,11 @@ def test_another_daemons_set_delete_and_workspace_config_are_notified(
         "workspaceConfig/set", {"projectDir": "/home/u/proj", "name": "proj", "config": {"a": [1]}}
     )
     assert next_changes(a, "workspaceConfig/didChange") == [
-        {"projectDir": "/home/u/proj", "workspace": workspace}
+        {"projectDir": "/home/u/proj", "workspace": bare(workspace)}
     ]
     opened = b.result("workspaceConfig/open", {"projectDir": "/home/u/proj"})
     assert next_changes(a, "workspaceConfig/didChange") == [
-        {"projectDir": "/home/u/proj", "workspace": opened}
+        {"projectDir": "/home/u/proj", "workspace": bare(opened)}
     ]
     b.result("workspaceConfig/delete", {"projectDir": "/home/u/proj"})
     assert next_changes(a, "workspaceConfig/didChange") == [
@@ -94,7 +112,7 @@ def test_own_writes_are_not_echoed(spawn: DaemonFactory) -> None:
     a.result("workspaceConfig/open", {"projectDir": "/mine"})
     marker = b.result("settings/set", {"key": "marker", "value": "1"})
     # The first notification A gets is the marker's: nothing of its own came before.
-    assert next_changes(a) == [marker]
+    assert next_changes(a) == [bare(marker)]
     assert a.stop() == 0 and b.stop() == 0
 
 
@@ -123,14 +141,14 @@ def test_a_burst_of_1000_writes_arrives_complete(spawn: DaemonFactory) -> None:
 def test_watch_can_be_switched_off_and_on(spawn: DaemonFactory) -> None:
     a = watcher(spawn)
     b = spawn()
-    assert a.result("daemon/watch", {"enabled": False}) == {"watching": False}
+    assert a.result("daemon/watch", {"enabled": False})["watching"] is False
     assert a.result("daemon/status")["watching"] is False
     b.result("settings/set", {"key": "unseen", "value": "1"})
-    assert a.result("daemon/watch", {"enabled": True}) == {"watching": True}
-    assert a.result("daemon/watch") == {"watching": True}  # params are optional
+    assert a.result("daemon/watch", {"enabled": True})["watching"] is True
+    assert a.result("daemon/watch")["watching"] is True  # params are optional
     marker = b.result("settings/set", {"key": "marker", "value": "1"})
     # Changes made while not watching are not replayed.
-    assert next_changes(a) == [marker]
+    assert next_changes(a) == [bare(marker)]
     assert a.stop() == 0 and b.stop() == 0
 
 
@@ -166,7 +184,7 @@ def test_a_watch_survives_a_migration_by_another_process(
     assert [ref.name for ref in report.applied] == ["settings_scope"]
 
     entry = b.result("settings/set", {"key": "after", "value": "2"})
-    assert next_changes(a) == [entry]
+    assert next_changes(a) == [bare(entry)]
     conn = sqlite3.connect(db_path)
     with conn:
         conn.execute("INSERT INTO settings (key, value, scope) VALUES ('scoped', '3', 'user')")
@@ -208,17 +226,22 @@ def test_a_database_restored_under_a_watcher_is_reported_as_it_now_is(
     a = watcher(spawn)
     b = spawn()
     kept = b.result("settings/set", {"key": "kept", "value": "old"})
-    assert next_changes(a) == [kept]
+    assert next_changes(a) == [bare(kept)]
     backup = tmp_path / "backup.db"
     source, copy = sqlite3.connect(db_path), sqlite3.connect(backup)
     source.backup(copy)
     source.close()
     copy.close()
     later = b.result("settings/set", {"key": "later", "value": "new"})
-    assert next_changes(a) == [later]
+    assert next_changes(a) == [bare(later)]
     # A restore tool puts the older file in place: its change log ends before
-    # what the watcher has read, and nothing is written after it.
+    # what the watcher has read, and nothing is written after it. A resync:
+    # every row of the file, the client drops what it holds.
     os.replace(backup, db_path)
-    changes = {c["key"]: c for c in next_changes(a)}
-    assert changes == {"kept": kept, "later": {"key": "later", "value": None, "updatedAt": None}}
+    for method, rows in (("settings/didChange", [kept]), ("workspaceConfig/didChange", [])):
+        message = a.notification(BOUND)
+        assert message["method"] == method
+        assert message["params"]["resync"] is True
+        assert message["params"]["revision"] == kept["revision"]
+        assert message["params"]["changes"] == rows
     assert a.stop() == 0 and b.stop() == 0

@@ -17,7 +17,7 @@ from idumb_daemon.storage import Storage, settings, sql, workspaces
 from idumb_daemon.storage import changes as feed_module
 from idumb_daemon.storage.changes import CHANGE_LOG, Changes
 
-KEPT = 10_000  # rows the prune trigger of migration 0002 keeps
+KEPT = 10_000  # changes whose tombstones the prune trigger of migration 0003 keeps
 
 
 @pytest.fixture
@@ -61,10 +61,23 @@ def test_other_writers_changes_are_reported_with_current_rows(
         "INSERT INTO workspace_config (project_dir, name, config) VALUES ('/p', 'P', '{\"x\":1}')"
     )
     changes = storage.collect_changes()
+    # Coalesced to each key's latest state, in revision order: a's two changes
+    # are one, at the revision of the second.
+    high = feed_module.last_revision(storage._database.db)  # type: ignore[union-attr]
+    assert changes.revision == high
     assert changes.settings == [
-        SettingChange(key="a", value="2", updated_at=changes.settings[0].updated_at),
-        SettingChange(key="stays", value=None, updated_at=None),
+        SettingChange(
+            key="a",
+            value="2",
+            updated_at=changes.settings[0].updated_at,
+            revision=high - 2,
+            project_dir=None,
+        ),
+        SettingChange(
+            key="stays", value=None, updated_at=None, revision=high - 1, project_dir=None
+        ),
     ]
+    assert changes.workspaces[0].revision == high
     assert changes.settings[0].updated_at is not None
     assert changes.settings[0].updated_at.timestamp() == 1700000000
     [workspace] = changes.workspaces
@@ -108,7 +121,8 @@ def test_a_key_both_sides_wrote_is_reported_with_the_stored_value(
     storage.watch(True)
     upsert(other, "k", "theirs")
     storage.write(settings.set_, "k", "ours")
-    assert values(storage.collect_changes()) == {"k": "ours"}
+    # The log keeps a key's latest change, ours: the client has that value.
+    assert values(storage.collect_changes()) == {}
     storage.write(settings.set_, "k", "ours again")
     upsert(other, "k", "theirs again")
     assert values(storage.collect_changes()) == {"k": "theirs again"}
@@ -147,12 +161,20 @@ def test_change_log_stays_bounded(storage: Storage, other: sqlite3.Connection) -
     other.execute("BEGIN")
     for i in range(3 * KEPT + 123):
         upsert(other, f"k{i % 50}", str(i))
+        if i % 3 == 0:  # a key made and deleted: a tombstone of its own
+            upsert(other, f"gone{i}", "x")
+            other.execute("DELETE FROM settings WHERE key = ?", (f"gone{i}",))
     other.execute("COMMIT")
-    count, low, high = other.execute(
-        f"SELECT count(*), min(seq), max(seq) FROM {CHANGE_LOG}"
+    live, tombstones, high = other.execute(
+        f"SELECT sum(deleted = 0), sum(deleted = 1), max(seq) FROM {CHANGE_LOG}"
     ).fetchone()
-    assert KEPT <= count < KEPT + 1000
-    assert high - low + 1 == count  # the newest rows, without holes
+    # One entry per row, plus the tombstones of the last KEPT..KEPT+1000 changes.
+    assert live == other.execute("SELECT count(*) FROM settings").fetchone()[0]
+    assert tombstones <= (KEPT + 1000) // 3
+    (horizon,) = other.execute(f"SELECT seq FROM {feed_module.HORIZON}").fetchone()
+    assert high - KEPT - 1000 < horizon <= high - KEPT
+    (oldest,) = other.execute(f"SELECT min(seq) FROM {CHANGE_LOG} WHERE deleted").fetchone()
+    assert oldest > horizon
 
 
 def test_a_watcher_behind_the_retained_log_resyncs_with_deletions(
@@ -166,10 +188,11 @@ def test_a_watcher_behind_the_retained_log_resyncs_with_deletions(
     for i in range(KEPT + 2000):
         upsert(other, f"k{i % 10}", str(i))
     other.execute("COMMIT")
-    changes = values(storage.collect_changes())
-    # Every row is reported (it can no longer tell which changed), and the key gone.
-    assert changes == {
-        "doomed": None,
+    found = storage.collect_changes()
+    # The tombstone of "doomed" is pruned: a resync, every row (the client
+    # drops what it holds).
+    assert found.resync
+    assert values(found) == {
         "kept": "1",
         **{f"k{i}": str(KEPT + 2000 - 10 + i) for i in range(10)},
     }
@@ -198,19 +221,18 @@ def test_one_change_among_100k_rows_reads_only_that_row(
     finally:
         conn.set_trace_callback(None)
     # The work follows the changes: every statement the look ran searches an
-    # index (the log by its primary key from the last seq seen, the rows by
-    # their unique key); none scans a table.
+    # index (the log by its primary key in the seq range not yet read, each
+    # row by its unique key); none scans a table.
     selects = [text for text in statements if text.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 2
+    assert len(selects) == 4  # the highest revision, then the log of each table
     plans = [
         detail
         for text in selects
         for *_ids, detail in other.execute("EXPLAIN QUERY PLAN " + text).fetchall()
     ]
-    assert plans == [
-        f"SEARCH {CHANGE_LOG} USING INTEGER PRIMARY KEY (rowid>?)",
-        "SEARCH settings USING INDEX settings_key_unique (key=?)",
-    ]
+    assert [p for p in plans if p.startswith("SCAN") and p != "SCAN CONSTANT ROW"] == []
+    assert plans.count("SEARCH rev USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") == 3
+    assert "SEARCH settings USING INDEX settings_key_unique (key=?) LEFT-JOIN" in plans
 
 
 def test_a_look_that_fails_while_building_rows_is_retried_from_the_same_place(
@@ -221,7 +243,7 @@ def test_a_look_that_fails_while_building_rows_is_retried_from_the_same_place(
     upsert(other, "b", "2")
     built = feed_module._setting
 
-    def fails_once(row: Any, key: str) -> SettingChange:
+    def fails_once(table: str, row: Any) -> SettingChange:
         monkeypatch.setattr(feed_module, "_setting", built)
         raise RuntimeError("a failure after the log was read")
 

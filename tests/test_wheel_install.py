@@ -1,14 +1,17 @@
-"""The built wheel carries schema/: installed non-editable, away from the source
-tree, the package finds its migrations and migrates a database."""
+"""The built wheel, installed non-editable away from the source tree: it
+carries schema/ (the package finds its migrations and migrates a database),
+and `contracts --check [DIR]` reads DIR, never a path beside the module."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import sysconfig
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +32,10 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.timeout(180)
-def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A virtualenv with the wheel installed in it; yields its python."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=50)
     python = venv / "bin" / "python"
@@ -56,6 +61,13 @@ def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
 
     install = run(python, "-m", "pip", "install", "-q", "--no-deps", wheel, cwd=tmp_path)
     assert install.returncode == 0, install.stderr
+    yield python
+
+
+@pytest.mark.timeout(180)
+def test_installed_wheel_migrates_from_its_own_schema(installed: Path, tmp_path: Path) -> None:
+    python = installed
+    venv = python.parent.parent
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -95,3 +107,31 @@ def test_installed_wheel_migrates_from_its_own_schema(tmp_path: Path) -> None:
     assert recorded == [(m.version, m.name, m.checksum) for m in SHIPPED]
     checked = run(python, "-m", "idumb_daemon.migrations", "schema", "check", cwd=elsewhere)
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.timeout(180)
+def test_contracts_check_works_from_the_installed_package(installed: Path, tmp_path: Path) -> None:
+    python = installed
+    in_repo = run(python, "-m", "idumb_daemon", "contracts", "--check", cwd=REPO)
+    assert in_repo.returncode == 0, in_repo.stderr
+    assert "contracts/idumb.d.ts is up to date" in in_repo.stdout
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    named = run(
+        python, "-m", "idumb_daemon", "contracts", "--check", REPO / "contracts", cwd=elsewhere
+    )
+    assert named.returncode == 0, named.stderr
+
+    missing = run(python, "-m", "idumb_daemon", "contracts", "--check", cwd=elsewhere)
+    assert missing.returncode == 1
+    assert "contracts/idumb.schema.json is missing" in missing.stderr
+
+    stale = elsewhere / "stale"
+    shutil.copytree(REPO / "contracts", stale)
+    ts = stale / "idumb.d.ts"
+    ts.write_text(ts.read_text(encoding="utf-8").replace("key: string;", "key: number;", 1))
+    out_of_date = run(python, "-m", "idumb_daemon", "contracts", "--check", stale, cwd=elsewhere)
+    assert out_of_date.returncode == 1
+    assert "idumb.d.ts is out of date" in out_of_date.stderr
+    assert "idumb.schema.json is up to date" in out_of_date.stdout

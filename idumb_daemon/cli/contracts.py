@@ -21,7 +21,13 @@ def add_parsers(sub: Any) -> None:
         "dir", nargs="?", type=Path, help="with --check: the contracts folder (default ./contracts)"
     )
     contracts.add_argument(
-        "--check", action="store_true", help="fail when the files in DIR are out of date"
+        "--check",
+        action="store_true",
+        help="fail when the files in DIR (and the method table of DIR/../docs/protocol.md, "
+        "where there is one) are out of date",
+    )
+    contracts.add_argument(
+        "--docs", type=Path, metavar="FILE", help="rewrite the method table in this markdown file"
     )
     contracts.set_defaults(run=run)
 

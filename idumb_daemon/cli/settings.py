@@ -32,6 +32,12 @@ def add_parsers(sub: Any) -> None:
     set_ = actions.add_parser("set", help="store a value")
     set_.add_argument("key")
     set_.add_argument("value")
+    set_.add_argument(
+        "--if-revision",
+        type=int,
+        metavar="N",
+        help="only if the key's current revision is N (0: only if it is absent)",
+    )
     delete = actions.add_parser("delete", help="delete a setting")
     delete.add_argument("key")
     list_ = actions.add_parser("list", help="print settings as JSON")
@@ -108,7 +114,8 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> in
             return 1
         print(entry.value)
     elif args.action == "set":
-        _print(contracts.unstructure(daemon.set(args.key, args.value)))
+        entry = daemon.set(args.key, args.value, if_revision=args.if_revision)
+        _print(contracts.unstructure(entry))
     elif args.action == "delete":
         _print({"deleted": daemon.delete(args.key)})
     elif args.action == "list":
@@ -116,5 +123,6 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> in
     elif args.action == "export":
         _print(contracts.unstructure(daemon.export()))
     else:
-        _print(daemon.request("settings/import", params))
+        # The file goes as it is: the daemon checks it and names what is wrong.
+        _print(daemon.request(contracts.SETTINGS_IMPORT.name, params))
     return 0

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from idumb_daemon.codegen import client, jsonschema, typescript
+from idumb_daemon.codegen import client, jsonschema, methods_doc, typescript
 from idumb_daemon.codegen.model import Contracts
 from idumb_daemon.codegen.walk import read_contracts
 
@@ -45,9 +45,28 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def check(targets: list[tuple[str, Path]]) -> int:
+def _check_docs(path: Path, model: Contracts) -> bool:
+    """Whether the method table in `path` is the one the contracts make."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        fresh = methods_doc.splice(text, methods_doc.render(model)) == text
+    except ValueError as exc:
+        print(f"idumb-daemon: {_shown(path)}: {exc}", file=sys.stderr)
+        return False
+    if fresh:
+        print(f"{_shown(path)} (method table) is up to date")
+    else:
+        print(
+            f"idumb-daemon: the method table in {_shown(path)} is out of date; "
+            f"run `idumb-daemon contracts --docs {_shown(path)}` and commit it",
+            file=sys.stderr,
+        )
+    return fresh
+
+
+def check(targets: list[tuple[str, Path]], docs: Path | None = None) -> int:
     model = read_contracts()
-    stale = 0
+    stale = 0 if docs is None or _check_docs(docs, model) else 1
     for fmt, path in targets:
         expected = generate(fmt, model)
         fix = f"run `idumb-daemon contracts --format {fmt} --output {_shown(path)}` and commit it"
@@ -89,10 +108,16 @@ def run(args: argparse.Namespace) -> int:
             print("idumb-daemon: --check --output needs --format", file=sys.stderr)
             return 2
         folder: Path = args.dir or Path("contracts")
+        docs = folder.parent / "docs" / "protocol.md"
         targets = [(f, output or folder / FORMATS[f][1]) for f in formats]
         if args.format is None and args.dir is None and client.PATH.parent.parent.is_dir():
             targets.append((CLIENT, client.PATH))
-        return check(targets)
+        return check(targets, docs if docs.is_file() else None)
+    if args.docs is not None:
+        text = args.docs.read_text(encoding="utf-8")
+        table = methods_doc.render(read_contracts())
+        args.docs.write_text(methods_doc.splice(text, table), encoding="utf-8", newline="\n")
+        return 0
     if args.dir is not None:
         print("idumb-daemon: a contracts folder is only read by --check", file=sys.stderr)
         return 2

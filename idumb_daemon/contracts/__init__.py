@@ -117,6 +117,7 @@ from idumb_daemon.contracts.settings import (
     SettingsGetAllParams,
     SettingsGetParams,
     SettingsImportParams,
+    SettingsSetManyEntry,
     SettingsSetManyParams,
     SettingsSetParams,
 )
@@ -225,6 +226,7 @@ __all__ = [
     "SettingsGetAllParams",
     "SettingsGetParams",
     "SettingsImportParams",
+    "SettingsSetManyEntry",
     "SettingsSetManyParams",
     "SettingsSetParams",
     "StorageErrorData",

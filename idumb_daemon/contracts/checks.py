@@ -256,6 +256,9 @@ Value: TypeAlias = Annotated[
         },
     ),
 ]
+Revision: TypeAlias = Annotated[int, within(0, 2**63 - 1)]
+"""A revision a write expects (`ifRevision`): 0 means "only if absent"."""
+
 ProjectDir: TypeAlias = Annotated[
     str,
     Check(

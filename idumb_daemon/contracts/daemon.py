@@ -7,6 +7,7 @@ from typing import Final
 
 import attrs
 
+from idumb_daemon.contracts.checks import Revision
 from idumb_daemon.contracts.common import Method
 
 
@@ -19,6 +20,8 @@ class DaemonStatusParams:
 class WatchParams:
     enabled: bool = True
     """False stops watching."""
+    since: Revision | None = None
+    """Replay every change committed after this revision first (watching only)."""
 
 
 @attrs.frozen
@@ -40,11 +43,15 @@ class DaemonStatus:
     """The database location, never with a password."""
     watching: bool
     recovered: RecoveryInfo | None
+    revision: int | None
+    """The highest committed revision; null while storage is unavailable."""
 
 
 @attrs.frozen
 class WatchResult:
     watching: bool
+    revision: int
+    """The highest committed revision when it answered; 0 while storage is unavailable."""
 
 
 # --- methods: each name written once, here --------------------------------------

@@ -14,6 +14,7 @@ from idumb_daemon.contracts.checks import (
     AnyTime,
     ExportVersion,
     Key,
+    Revision,
     Value,
     unique_keys,
     within,
@@ -27,12 +28,23 @@ class SettingsEntry:
     value: str
     updated_at: datetime | None
     """When it was last written; null when the stored time is out of contract."""
+    revision: int
+    """The revision of its latest change."""
+    project_dir: str | None
+    """The project of a workspace-layer entry; null for the user layer."""
 
 
 @attrs.frozen
 class SettingInput:
     key: Key
     value: Value
+
+
+@attrs.frozen
+class SettingsSetManyEntry:
+    key: Key
+    value: Value
+    if_revision: Revision | None = None
 
 
 @attrs.frozen
@@ -44,11 +56,14 @@ class SettingsGetParams:
 class SettingsSetParams:
     key: Key
     value: Value
+    if_revision: Revision | None = None
+    """0: only if the key is absent; N: only if its current revision is N."""
 
 
 @attrs.frozen
 class SettingsDeleteParams:
     key: Key
+    if_revision: Revision | None = None
 
 
 @attrs.frozen
@@ -63,7 +78,7 @@ class SettingsGetAllParams:
 
 @attrs.frozen
 class SettingsSetManyParams:
-    entries: Annotated[list[SettingInput], unique_keys(1, MAX_SET_MANY_ENTRIES)]
+    entries: Annotated[list[SettingsSetManyEntry], unique_keys(1, MAX_SET_MANY_ENTRIES)]
 
 
 @attrs.frozen
@@ -106,11 +121,21 @@ class SettingChange:
     value: str | None
     """None: the key was deleted."""
     updated_at: datetime | None
+    revision: int
+    """The revision of the state reported."""
+    project_dir: str | None
+    """Null for the user layer."""
 
 
 @attrs.frozen
 class SettingsDidChangeParams:
     changes: list[SettingChange]
+    revision: int
+    """The highest revision this notification covers: every change up to it,
+    of either kind, has been sent."""
+    resync: bool
+    """True: drop every setting held, the rows here and in the notifications
+    that follow are the whole state."""
 
 
 # --- methods: each name written once, here --------------------------------------

@@ -13,6 +13,7 @@ from idumb_daemon.contracts.checks import (
     Config,
     JsonObject,
     ProjectDir,
+    Revision,
     UnsetType,
     within,
 )
@@ -27,6 +28,8 @@ class WorkspaceConfig:
     """Set by workspaceConfig/open; null if never opened (or stored out of contract)."""
     config: JsonObject | None
     """Null if none, or if what is stored is not a JSON object."""
+    revision: int
+    """The revision of its latest change."""
 
 
 @attrs.frozen
@@ -41,6 +44,7 @@ class WorkspaceSetParams:
     """UNSET keeps the stored name, None clears it."""
     config: Config | UnsetType | None = UNSET
     """UNSET keeps the stored config, None clears it."""
+    if_revision: Revision | None = None
 
 
 @attrs.frozen
@@ -56,6 +60,7 @@ class WorkspaceListParams:
 @attrs.frozen
 class WorkspaceDeleteParams:
     project_dir: ProjectDir
+    if_revision: Revision | None = None
 
 
 @attrs.frozen
@@ -63,11 +68,14 @@ class WorkspaceChange:
     project_dir: str
     workspace: WorkspaceConfig | None
     """None: the workspace was deleted."""
+    revision: int
 
 
 @attrs.frozen
 class WorkspaceConfigDidChangeParams:
     changes: list[WorkspaceChange]
+    revision: int
+    resync: bool
 
 
 # --- methods: each name written once, here --------------------------------------

@@ -7,6 +7,7 @@ from typing import Any, Final
 from lsprotocol.types import ErrorCodes, LSPErrorCodes
 
 from idumb_daemon.storage.errors import (
+    Conflict,
     SchemaTooNew,
     StorageBusy,
     StorageCorrupt,
@@ -34,6 +35,7 @@ STORAGE_CODES: Final[dict[type[StorageError], int]] = {
     StorageCorrupt: -31004,
     SchemaTooNew: -31005,
     StorageUnavailable: -31006,
+    Conflict: -31007,
 }
 
 

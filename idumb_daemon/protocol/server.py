@@ -38,6 +38,8 @@ from idumb_daemon.protocol.handlers import daemon, method_of, settings, workspac
 from idumb_daemon.protocol.pygls_seam import JsonRPCServer
 from idumb_daemon.protocol.rpc import IdumbProtocol
 from idumb_daemon.storage import Storage, StorageError
+from idumb_daemon.storage import settings as storage_settings
+from idumb_daemon.storage.changes import peek_revision
 from idumb_daemon.storage.database import DEFAULT_BUSY_TIMEOUT, Database, sqlite_path
 from idumb_daemon.storage.errors import StorageUnavailable
 from idumb_daemon.storage.tx import Tx
@@ -50,6 +52,11 @@ Ts = TypeVarTuple("Ts")
 
 AREAS: Final[tuple[ModuleType, ...]] = (daemon, settings, workspace)
 """The handler modules, one per protocol area."""
+BULK_WRITES: Final[frozenset[object]] = frozenset(
+    {storage_settings.set_many, storage_settings.import_}
+)
+"""Writes as large as the client makes them: always on the storage thread,
+so the event loop is never held up by one."""
 
 # How long a hurried stop (a signal, the client gone) takes at most before
 # the process ends: the protocol promises an exit within 2 seconds.
@@ -83,9 +90,12 @@ class IdumbServer(JsonRPCServer):
         return self.worker.submit(lambda s: s.read(op, *args), write=False)
 
     def write(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> Pending[T]:
-        """`op(tx, *args)`, a storage operation that writes, queued in arrival
-        order; answered once its group is committed."""
-        return self.worker.submit(lambda s: s.write(op, *args), write=True)
+        """`op(tx, *args)`, a storage operation that writes, in arrival order:
+        queued, or done at once when nothing is ahead of it and it is not a
+        bulk write; answered once committed."""
+        return self.worker.submit(
+            lambda s: s.write(op, *args), write=True, inline=op not in BULK_WRITES
+        )
 
     async def storage_opened(self, timeout: float) -> None:
         """Wait (bounded) until the storage thread has tried to open the
@@ -97,28 +107,55 @@ class IdumbServer(JsonRPCServer):
     def watching(self) -> bool:
         return self._watcher is not None
 
-    async def set_watching(self, enabled: bool) -> bool:
-        """Start or stop notifying this connection of other writers' changes.
+    async def revision(self, timeout: float = 1.0) -> int | None:
+        """The highest committed revision; None while storage is unavailable.
+        Read on a short connection of its own, never behind the storage
+        thread; only an in-memory database, which no other connection can
+        read, is asked on the storage thread (bounded by `timeout`). A daemon
+        still opening its database is waited for, as briefly."""
+        await self.storage_opened(timeout)
+        if not self.storage.is_open:
+            return None
+        try:
+            if self.storage.backend == "sqlite" and sqlite_path(self.storage.url) is None:
+                job = self.worker.submit_alone(lambda s: s.last_revision())
+                return await asyncio.wait_for(asyncio.wrap_future(job), timeout)
+            return await asyncio.wait_for(
+                asyncio.to_thread(peek_revision, self.storage.url), timeout
+            )
+        except (StorageError, TimeoutError) as exc:
+            log.warning("cannot read the highest revision: %s", exc)
+            return None
 
-        Answered once the storage thread has marked where following starts,
-        so a change committed after the answer is notified. Storage that is
-        down does not stop a watch: it follows changes once storage is back.
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    async def set_watching(self, enabled: bool, since: int | None = None) -> int:
+        """Start (or restart, to replay from `since`) or stop notifying this
+        connection of changes; returns the highest committed revision.
+
+        Never waits behind the storage thread (issue 14 item 9): the feed
+        starts after the revision read here, so a change committed after the
+        answer is notified however long the start waits in the storage queue.
+        Storage that is down does not stop a watch: it follows changes once
+        storage is back.
         """
         if not enabled:
-            if self._watcher is not None:
-                self._watcher.stop()
-                self._watcher = None
-            return False
-        if self._watcher is None:
-            assert self._loop is not None
-            self._watcher = Watcher(
-                self.worker, self._loop, self.protocol.notify, sqlite_path(self.storage.url)
-            )
-            try:
-                await asyncio.wrap_future(self._watcher.start())
-            except StorageError as exc:
-                log.warning("watching while storage is unavailable: %s", exc)
-        return True
+            self.stop_watching()
+            return await self.revision() or 0
+        revision = await self.revision()
+        if self._watcher is not None and since is None:
+            return revision or 0
+        self.stop_watching()
+        assert self._loop is not None
+        self._watcher = Watcher(
+            self.worker, self._loop, self.protocol.notify, sqlite_path(self.storage.url)
+        )
+        started = self._watcher.start(revision if since is None else since, since is not None)
+        started.add_done_callback(_log_watch_start)
+        return revision or 0
 
     def request_stop(self, code: int, *, hurry: bool = False) -> None:
         """Stop serving: after every request read has been answered, or, in
@@ -225,6 +262,7 @@ class IdumbServer(JsonRPCServer):
         self.worker.start()
 
         def handle(frames: list[framing.Frame]) -> None:
+            self.worker.expect_lone_request(len(frames) == 1)
             for frame in frames:
                 if isinstance(frame, framing.FrameError):
                     protocol.reject_frame(frame.message)
@@ -252,7 +290,7 @@ class IdumbServer(JsonRPCServer):
         await stopping.wait()
         if stop_reading is not None:
             stop_reading()
-        await self.set_watching(False)
+        self.stop_watching()
         deadline = await self._drain(protocol)
         output.flush()
         stopped = await asyncio.to_thread(
@@ -419,3 +457,8 @@ def serve(storage: Storage, stdin_fd: int, stdout_fd: int, client_pid: int | Non
     server = create_server(storage)
     code: int = asyncio.run(server.run(stdin_fd, stdout_fd, client_pid))
     return code
+
+
+def _log_watch_start(started: Future[None]) -> None:
+    if not started.cancelled() and isinstance(exc := started.exception(), StorageError):
+        log.warning("watching while storage is unavailable: %s", exc)

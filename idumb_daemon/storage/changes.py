@@ -1,18 +1,24 @@
-"""Following what other writers change: the change feed behind `daemon/watch`.
+"""Revisions and the change feed behind `daemon/watch`.
 
-Migration 0002 gives the database a change log, `__idumb_changes` (seq, table
-name, row key), which triggers on settings and workspace_config fill whoever
-writes: this daemon, another one, the TypeScript app, the sqlite3 shell. A
-trigger keeps only its newest 10,000 rows. Seqs grow in commit order (on SQLite
-one writer at a time; on PostgreSQL the triggers make writers take turns).
+Migration 0003 gives the database a change log, `__idumb_changes` (seq, table
+name, scope, row key, deleted), that triggers on settings, workspace_config and
+workspace_settings fill whoever writes: this daemon, another one, the
+TypeScript app, the sqlite3 shell. The log keeps the LATEST change of each row
+(scope is the project of a workspace setting, '' otherwise): a change replaces
+the row's entry with one under a fresh seq, a deleted row leaves a tombstone.
+So a row's revision is the seq of its entry, the highest revision is the
+highest seq, and "what changed after N" is the entries above N, each row once
+with its latest state (coalesced, as the protocol allows). The log holds one
+entry per row plus the tombstones of the last 10,000 changes: older tombstones
+are pruned, and the horizon table records the seq below which a tombstone may
+be gone, so that a reader from before it resyncs. On PostgreSQL a TRUNCATE
+moves the horizon past every seq too. Seqs grow in commit order (on SQLite one
+writer at a time; on PostgreSQL the triggers make writers take turns).
 
-A Feed reads the log from where it left off and reports the current rows of
-the keys named there, so its work follows the number of changes, not the size
-of the tables. It skips the seqs that this daemon's own transactions produced
-(the storage thread tells it, see `own_write`), so a client never hears its own
-writes back. It also keeps the set of existing keys: a feed that fell further
-behind than the retained window can no longer say what changed, so it compares
-the tables against that set and reports every row, and every key that is gone.
+A Feed reads the log from where it left off, so its work follows the number of
+changes, not the size of the tables. It skips the seqs that this daemon's own
+transactions produced (the storage thread tells it, see `own_write`), so a
+client never hears its own writes back, except in the replay of `since`.
 
 Like all storage work, a Feed runs on the storage thread, between transactions.
 """
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable, Iterator
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -29,41 +35,132 @@ import attrs
 import dataset
 
 from idumb_daemon.contracts import SettingChange, WorkspaceChange, WorkspaceConfig
-from idumb_daemon.storage.settings import to_time
-from idumb_daemon.storage.sql import rows, run, table_names
+from idumb_daemon.storage.database import (
+    _side_errors,
+    connect_postgres,
+    read_only_uri,
+    sqlite_path,
+)
+from idumb_daemon.storage.settings import lock_change_log, to_time
+from idumb_daemon.storage.sql import execute_on, run, table_names
 from idumb_daemon.storage.workspaces import decode_config
 
 log = logging.getLogger(__name__)
 
 CHANGE_LOG = "__idumb_changes"
+HORIZON = "__idumb_changes_horizon"
 NOTIFY_CHANNEL = "idumb_changes"
 """On PostgreSQL the change-log trigger also calls pg_notify on this channel,
 delivered at commit to every session LISTENing on the database."""
 SETTINGS = "settings"
 WORKSPACES = "workspace_config"
-_KEY_COLUMN = {SETTINGS: "key", WORKSPACES: "project_dir"}
-_COLUMNS = {
-    SETTINGS: "key, value, updated_at",
-    WORKSPACES: "project_dir, name, last_opened, config",
+WORKSPACE_SETTINGS = "workspace_settings"
+
+_LAST_REVISION = (
+    f"SELECT (SELECT coalesce(max(seq), 0) FROM {CHANGE_LOG}), "
+    f"(SELECT seq FROM {HORIZON} WHERE id = 1)"
+)
+# Each reads the log entries in a seq range with the current row of each: one
+# statement, so an entry and its row agree even where each statement has a
+# snapshot of its own (PostgreSQL's read committed). `table_name || ''` keeps
+# the planner on the seq range: by the (table_name, ...) index it would read
+# every row of the table.
+_LOGGED = {
+    SETTINGS: (
+        "SELECT rev.seq, rev.scope, rev.row_key, rev.deleted, settings.value, settings.updated_at "
+        f"FROM {CHANGE_LOG} AS rev LEFT JOIN settings ON settings.key = rev.row_key "
+        "WHERE rev.seq > ? AND rev.seq <= ? AND rev.table_name || '' = 'settings' ORDER BY rev.seq"
+    ),
+    WORKSPACE_SETTINGS: (
+        "SELECT rev.seq, rev.scope, rev.row_key, rev.deleted, ws.value, ws.updated_at "
+        f"FROM {CHANGE_LOG} AS rev LEFT JOIN workspace_settings AS ws "
+        "ON ws.project_dir = rev.scope AND ws.key = rev.row_key "
+        "WHERE rev.seq > ? AND rev.seq <= ? AND rev.table_name || '' = 'workspace_settings' "
+        "ORDER BY rev.seq"
+    ),
+    WORKSPACES: (
+        "SELECT rev.seq, rev.scope, rev.row_key, rev.deleted, "
+        "w.id, w.name, w.last_opened, w.config "
+        f"FROM {CHANGE_LOG} AS rev LEFT JOIN workspace_config AS w ON w.project_dir = rev.row_key "
+        "WHERE rev.seq > ? AND rev.seq <= ? AND rev.table_name || '' = 'workspace_config' "
+        "ORDER BY rev.seq"
+    ),
 }
-# Keys bound per `IN (...)`: far below every backend's parameter limit.
-_IN_BATCH = 500
-_LOG_LOCK_KEY = 3667353811379917988
-"""The advisory lock migration 0002's PostgreSQL triggers take before a
-statement changes a followed table, held to the commit: writers of the change
-log take turns on it."""
+_ALL = {
+    SETTINGS: (
+        "SELECT rev.seq, '' AS scope, settings.key, 0 AS deleted, settings.value, "
+        f"settings.updated_at FROM settings LEFT JOIN {CHANGE_LOG} AS rev "
+        "ON rev.table_name = 'settings' AND rev.scope = '' AND rev.row_key = settings.key"
+    ),
+    WORKSPACE_SETTINGS: (
+        "SELECT rev.seq, ws.project_dir, ws.key, 0 AS deleted, ws.value, ws.updated_at "
+        f"FROM workspace_settings AS ws LEFT JOIN {CHANGE_LOG} AS rev "
+        "ON rev.table_name = 'workspace_settings' AND rev.scope = ws.project_dir "
+        "AND rev.row_key = ws.key"
+    ),
+    WORKSPACES: (
+        "SELECT rev.seq, '' AS scope, w.project_dir, 0 AS deleted, w.id, w.name, "
+        f"w.last_opened, w.config FROM workspace_config AS w LEFT JOIN {CHANGE_LOG} AS rev "
+        "ON rev.table_name = 'workspace_config' AND rev.scope = '' AND rev.row_key = w.project_dir"
+    ),
+}
 
 
 @attrs.frozen
 class Changes:
     settings: list[SettingChange] = attrs.field(factory=list)
+    """Both layers, in revision order."""
     workspaces: list[WorkspaceChange] = attrs.field(factory=list)
+    """In revision order."""
+    revision: int = 0
+    """Every change up to this revision is in these lists or was our own."""
+    resync: bool = False
+    """The lists are the whole state: a client drops what it holds."""
 
 
 def last_seq(db: dataset.Database) -> int:
     """The newest seq in the change log; 0 when it is empty."""
     row = run(db, f"SELECT max(seq) FROM {CHANGE_LOG}").fetchone()
     return 0 if row is None else int(row[0] or 0)
+
+
+def _revisions(db: dataset.Database) -> tuple[int, int]:
+    """(the highest revision, the horizon: a tombstone at or below it may be gone)."""
+    newest, horizon = run(db, _LAST_REVISION).fetchone()
+    horizon = int(horizon or 0)
+    return max(int(newest), horizon), horizon
+
+
+def last_revision(db: dataset.Database) -> int:
+    """The highest committed revision (a TRUNCATE on PostgreSQL takes one
+    that no row holds)."""
+    return _revisions(db)[0]
+
+
+def peek_revision(url: str) -> int | None:
+    """The highest committed revision, read on a short connection of its own,
+    so that it never waits behind the storage thread; None for an in-memory
+    database, which no other connection can read. Failures are StorageErrors."""
+    row: tuple[Any, ...]
+    if url.startswith("postgresql"):
+        with _side_errors():
+            server = connect_postgres(url)
+            try:
+                row = execute_on(server, _LAST_REVISION).fetchone() or (0, 0)
+            finally:
+                server.close()
+    else:
+        path = sqlite_path(url)
+        if path is None:
+            return None
+        with _side_errors():
+            # Creating nothing beside the file (see read_only_uri).
+            file = sqlite3.connect(read_only_uri(path), uri=True, timeout=1.0)
+            try:
+                row = execute_on(file, _LAST_REVISION).fetchone()
+            finally:
+                file.close()
+    return max(int(row[0]), int(row[1] or 0))
 
 
 def begin_own_write(db: dataset.Database) -> int:
@@ -77,8 +174,7 @@ def begin_own_write(db: dataset.Database) -> int:
     until ours has, even when our write changes no row and so never fires the
     triggers that take it.
     """
-    if db.is_postgres:
-        run(db, "SELECT pg_advisory_xact_lock(?)", (_LOG_LOCK_KEY,))
+    lock_change_log(db)
     return last_seq(db)
 
 
@@ -94,78 +190,62 @@ def _time(value: Any, table: str, key: str, column: str) -> datetime | None:
         return None
 
 
-def _setting(row: dict[str, Any] | None, key: str) -> SettingChange:
-    if row is None:
-        return SettingChange(key=key, value=None, updated_at=None)
+def _setting(table: str, row: tuple[Any, ...]) -> SettingChange:
+    seq, scope, key, deleted, value, updated_at = row
+    project_dir = scope if table == WORKSPACE_SETTINGS else None
+    if deleted or value is None:
+        value = updated_at = None
     return SettingChange(
         key=key,
-        value=row["value"],
-        updated_at=_time(row["updated_at"], SETTINGS, key, "updated_at"),
+        value=value,
+        updated_at=None if updated_at is None else _time(updated_at, table, key, "updated_at"),
+        revision=int(seq or 0),
+        project_dir=project_dir,
     )
 
 
-def _workspace(row: dict[str, Any] | None, project_dir: str) -> WorkspaceChange:
-    if row is None:
-        return WorkspaceChange(project_dir=project_dir, workspace=None)
+def _workspace(row: tuple[Any, ...]) -> WorkspaceChange:
+    seq, _scope, project_dir, deleted, row_id, name, last_opened, config = row
+    revision = int(seq or 0)
+    if deleted or row_id is None:
+        return WorkspaceChange(project_dir=project_dir, workspace=None, revision=revision)
     return WorkspaceChange(
         project_dir=project_dir,
         workspace=WorkspaceConfig(
             project_dir=project_dir,
-            name=row["name"],
-            last_opened=_time(row["last_opened"], WORKSPACES, project_dir, "last_opened"),
-            config=decode_config(row["config"], project_dir),
+            name=name,
+            last_opened=_time(last_opened, WORKSPACES, project_dir, "last_opened"),
+            config=decode_config(config, project_dir),
+            revision=revision,
         ),
+        revision=revision,
     )
-
-
-def _batches(keys: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(keys), _IN_BATCH):
-        yield keys[start : start + _IN_BATCH]
-
-
-def _current(db: dataset.Database, table: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The rows of `table` with these keys, by key (absent keys: deleted)."""
-    column = _KEY_COLUMN[table]
-    found: dict[str, dict[str, Any]] = {}
-    for batch in _batches(list(keys)):
-        sql = (
-            f"SELECT {_COLUMNS[table]} FROM {table} "
-            f"WHERE {column} IN ({', '.join('?' * len(batch))})"
-        )
-        for row in rows(db, sql, batch):
-            found[row[column]] = row
-    return found
-
-
-def _all_rows(db: dataset.Database, table: str) -> dict[str, dict[str, Any]]:
-    column = _KEY_COLUMN[table]
-    return {row[column]: row for row in rows(db, f"SELECT {_COLUMNS[table]} FROM {table}")}
 
 
 class Feed:
     """Where one watcher stands in the change log; see the module docstring."""
 
-    def __init__(self, last: int, keys: dict[str, set[str]], source: object = None) -> None:
+    def __init__(self, last: int, source: object = None, *, replay: bool = False) -> None:
         self.last = last
-        """The newest seq already accounted for."""
+        """The newest revision already accounted for."""
         self.source = source
         """Which database `last` counts in (see `collect`)."""
-        self._keys = keys
+        self._replay = replay
+        """The next look reports our own changes too (the replay of `since`)."""
         self._own: list[tuple[int, int]] = []
         """Half-open seq ranges (lo, hi] of our own commits above `last`, in order."""
 
     @classmethod
-    def start(cls, db: dataset.Database, source: object = None) -> Feed | None:
-        """A feed of what changes from now on; None when the database has no
-        change log (a schema older than version 2)."""
-        if CHANGE_LOG not in table_names(db):
-            log.warning("the database has no %s table: changes cannot be followed", CHANGE_LOG)
+    def start(
+        cls, db: dataset.Database, source: object = None, *, after: int | None, replay: bool
+    ) -> Feed | None:
+        """A feed of what changes after revision `after` (None: from now on);
+        `replay` reports our own changes after it too. None when the database
+        has no change log (a schema older than version 3)."""
+        if HORIZON not in table_names(db):
+            log.warning("the database has no %s table: changes cannot be followed", HORIZON)
             return None
-        keys = {
-            table: {row[0] for row in run(db, f"SELECT {column} FROM {table}").fetchall()}
-            for table, column in _KEY_COLUMN.items()
-        }
-        return cls(last_seq(db), keys, source)
+        return cls(last_revision(db) if after is None else after, source, replay=replay)
 
     def own_write(self, lo: int, hi: int) -> None:
         """Our own transaction, now committed, produced the seqs in (lo, hi]."""
@@ -177,82 +257,54 @@ class Feed:
         return i < len(self._own) and self._own[i][0] < seq
 
     def collect(self, db: dataset.Database, source: object = None) -> Changes:
-        """What others changed since the last call, as current rows; run
-        inside one read transaction so rows and log agree. `source` names the
+        """What changed since the last call, as current rows with their
+        revisions; run inside one read transaction. `source` names the
         database read now: another one than before (a file restored in place
-        of the one followed) has seqs of its own, so every row is reported."""
+        of the one followed) has revisions of its own, so it is a resync."""
+        top, horizon = _revisions(db)
         if source != self.source:
-            found = self._resync(db, "another database file is in place: reporting every row")
             self.source = source
-            return found
-        logged = run(
-            db,
-            f"SELECT seq, table_name, row_key FROM {CHANGE_LOG} WHERE seq > ? ORDER BY seq",
-            (self.last,),
-        ).fetchall()
-        if not logged:
+            return self._resync(db, top, "another database file is in place")
+        if self.last > top:
+            return self._resync(db, top, "the database is older than the revision followed")
+        if self.last < horizon:
+            return self._resync(db, top, "the change log no longer reaches the revision followed")
+        if top == self.last:
             return Changes()
-        if logged[0][0] > self.last + 1 and not self._retained(db, self.last):
-            return self._resync(
-                db, "change log pruned past what this watcher read: reporting every row"
-            )
-        # key -> reported: a key some other writer touched is reported with its
-        # current row, even if our own write came after (that row is the truth).
-        touched: dict[str, dict[str, bool]] = {SETTINGS: {}, WORKSPACES: {}}
-        for seq, table, key in logged:
-            keys = touched.get(table)
-            if keys is None:
-                continue  # a table of a later schema version
-            keys[key] = keys.pop(key, False) or not self._is_own(seq)
-        settings = self._changes(db, SETTINGS, touched[SETTINGS])
-        workspaces = self._changes(db, WORKSPACES, touched[WORKSPACES])
-        found = Changes(
-            settings=[_setting(row, key) for key, row in settings],
-            workspaces=[_workspace(row, key) for key, row in workspaces],
-        )
+        own = (lambda _seq: False) if self._replay else self._is_own
+        settings = [
+            _setting(table, row)
+            for table in (SETTINGS, WORKSPACE_SETTINGS)
+            for row in run(db, _LOGGED[table], (self.last, top)).fetchall()
+            if not own(int(row[0]))
+        ]
+        settings.sort(key=lambda change: change.revision)
+        workspaces = [
+            _workspace(row)
+            for row in run(db, _LOGGED[WORKSPACES], (self.last, top)).fetchall()
+            if not own(int(row[0]))
+        ]
         # Only now that every change is built: a look that fails before this
         # point is retried from the same place, and loses nothing.
-        self.last = int(logged[-1][0])
-        del self._own[: bisect.bisect_right(self._own, self.last, key=lambda r: r[1])]
-        return found
+        self.last = top
+        self._replay = False
+        del self._own[: bisect.bisect_right(self._own, top, key=lambda r: r[1])]
+        if not settings and not workspaces:
+            return Changes()
+        return Changes(settings=settings, workspaces=workspaces, revision=top)
 
-    def _changes(
-        self, db: dataset.Database, table: str, touched: dict[str, bool]
-    ) -> list[tuple[str, dict[str, Any] | None]]:
-        current = _current(db, table, touched)
-        known = self._keys[table]
-        reported = []
-        for key, report in touched.items():
-            row = current.get(key)
-            if row is None:
-                known.discard(key)
-            else:
-                known.add(key)
-            if report:
-                reported.append((key, row))
-        return reported
-
-    def _retained(self, db: dataset.Database, seq: int) -> bool:
-        # The log is pruned from its oldest end: while the row we read last is
-        # still there, nothing after it was pruned (holes in the seqs, which a
-        # PostgreSQL sequence leaves after a rollback, are not a loss).
-        return run(db, f"SELECT 1 FROM {CHANGE_LOG} WHERE seq = ?", (seq,)).fetchone() is not None
-
-    def _resync(self, db: dataset.Database, why: str) -> Changes:
-        """The log cannot say what changed: report every row, and every key gone."""
-        log.warning("%s", why)
-        settings = _all_rows(db, SETTINGS)
-        workspaces = _all_rows(db, WORKSPACES)
-        gone_settings = sorted(self._keys[SETTINGS] - settings.keys())
-        gone_workspaces = sorted(self._keys[WORKSPACES] - workspaces.keys())
-        last = last_seq(db)
-        found = Changes(
-            settings=[_setting(row, key) for key, row in settings.items()]
-            + [_setting(None, key) for key in gone_settings],
-            workspaces=[_workspace(row, key) for key, row in workspaces.items()]
-            + [_workspace(None, key) for key in gone_workspaces],
-        )
-        self._keys = {SETTINGS: set(settings), WORKSPACES: set(workspaces)}
-        self.last = last
+    def _resync(self, db: dataset.Database, top: int, why: str) -> Changes:
+        """The log cannot say what changed after `last`: report every row."""
+        log.warning("%s: resync, reporting every row", why)
+        settings = [
+            _setting(table, row)
+            for table in (SETTINGS, WORKSPACE_SETTINGS)
+            for row in run(db, _ALL[table]).fetchall()
+        ]
+        settings.sort(key=lambda change: change.revision)
+        workspaces = [_workspace(row) for row in run(db, _ALL[WORKSPACES]).fetchall()]
+        workspaces.sort(key=lambda change: change.revision)
+        self.last = top
+        self._replay = False
         self._own.clear()
-        return found
+        return Changes(settings=settings, workspaces=workspaces, revision=top, resync=True)

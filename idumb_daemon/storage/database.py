@@ -33,6 +33,7 @@ from idumb_daemon.storage.errors import (
     StorageUnavailable,
 )
 from idumb_daemon.storage.sql import execute_on, run, verbatim
+from idumb_daemon.storage.writelock import WriteLock
 
 if TYPE_CHECKING:
     import psycopg
@@ -338,6 +339,8 @@ class Database:
         # check_file runs before every statement: a str spares it a Path's
         # conversion each time.
         self._path_text = "" if self.path is None else str(self.path)
+        # Orders this file's writers across processes (see writelock).
+        self._write_lock: WriteLock | None = None
         if self.path is not None:
             path = self.path
             with translate_errors():
@@ -358,6 +361,8 @@ class Database:
                 engine_kwargs["creator"] = lambda: sqlite3.connect(
                     read_only, uri=True, **connect_args
                 )
+            else:
+                self._write_lock = WriteLock(self._identity)
         target = engine_url(url)
         if self.dialect == "postgresql":
             require_postgres_driver()
@@ -408,22 +413,39 @@ class Database:
                 time.sleep(0.005)
 
     def _on_begin(self, conn: Any) -> None:
-        execute_on(conn.connection.dbapi_connection, getattr(self._begin, "sql", "BEGIN"))
+        raw = conn.connection.dbapi_connection
+        if getattr(self._begin, "wait", True):
+            execute_on(raw, getattr(self._begin, "sql", "BEGIN"))
+            return
+        # Not SQLite's busy handler either: the lock taken, BEGIN fails at once.
+        execute_on(raw, "PRAGMA busy_timeout=0")
+        try:
+            execute_on(raw, getattr(self._begin, "sql", "BEGIN"))
+        finally:
+            execute_on(raw, f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
 
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[dataset.Database]:
+    def transaction(self, *, write: bool, wait: bool = True) -> Iterator[dataset.Database]:
         """Run the block in one transaction, committed on success.
 
         Nested calls become savepoints, so one failing step of a group can be
-        rolled back alone.
+        rolled back alone. A write transaction with `wait` off raises
+        StorageBusy at once, having done nothing, when another writer holds
+        the lock.
         """
         db = self.db
         outer = not db.in_transaction
+        locked = False
         try:
             if outer:
                 self.check_file()
                 self._begin.sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+                self._begin.wait = wait
                 self._lost = None
+                if write and self._write_lock is not None:
+                    if not self._write_lock.acquire(self.busy_timeout if wait else 0.0):
+                        raise StorageBusy("another daemon is writing to the database")
+                    locked = True
             with translate_errors():
                 if outer:
                     db.begin()
@@ -463,6 +485,10 @@ class Database:
         finally:
             if outer:
                 self._begin.sql = "BEGIN"
+                self._begin.wait = True
+            if locked:
+                assert self._write_lock is not None
+                self._write_lock.release()
 
     def _sqlite_in_transaction(self) -> bool:
         if self.dialect != "sqlite":
@@ -499,6 +525,8 @@ class Database:
             except (sqlite3.Error, sqlalchemy.exc.DBAPIError) as exc:
                 log.warning("could not empty the WAL of a moved database: %s", exc)
         self.db.close()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
     def _moved(self) -> bool:
         try:

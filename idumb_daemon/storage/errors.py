@@ -74,5 +74,21 @@ class SchemaTooNew(StorageError):
         }
 
 
+class Conflict(StorageError):
+    """A write's `ifRevision` did not match: nothing was written. Each conflict
+    names its row (`{"key": ...}` or `{"projectDir": ...}`) and holds its
+    current state (an entry, or None when absent)."""
+
+    reason = "conflict"
+
+    def __init__(self, conflicts: list[dict[str, object]]) -> None:
+        names = ", ".join(repr(next(iter(c.values()))) for c in conflicts)
+        super().__init__(f"revision does not match for {names}")
+        self.conflicts = conflicts
+
+    def details(self) -> dict[str, object]:
+        return {"conflicts": self.conflicts}
+
+
 class FatalStorageError(Exception):
     """A database state the daemon must not serve on: it exits."""

@@ -77,6 +77,8 @@ class Storage:
         self._watching = False
         self._local = threading.local()
         self._feed: changes.Feed | None = None
+        self._feed_from: tuple[int | None, bool] = (None, False)
+        """Where the feed starts (see changes.Feed.start), kept until it has."""
 
     @property
     def backend(self) -> str:
@@ -130,7 +132,9 @@ class Storage:
         """From now on, run reads on the calling thread as lone statements
         outside any explicit transaction (SQLite only: each is then its own
         transaction). Every read operation is one statement, so it sees one
-        consistent state. For a thread that does nothing but such reads."""
+        consistent state. Writes on it never wait for a lock: one held
+        elsewhere is StorageBusy at once, with nothing done. For a thread
+        that must not block (the event loop)."""
         self._local.alone = True
 
     def read(self, op: Callable[[Tx, Unpack[Ts]], T], *args: *Ts) -> T:
@@ -146,9 +150,10 @@ class Storage:
         database = self._ready()
         tx = self._tx
         assert tx is not None, "set with the database"
-        if not write and getattr(self._local, "alone", False):
+        alone = getattr(self._local, "alone", False)
+        if not write and alone:
             return self._read_alone(database, op, tx, args)
-        with self._guard(database), self._transaction(database, write):
+        with self._guard(database), self._transaction(database, write, wait=not alone):
             result = op(tx, *args)
         if write:
             self.wrote = True
@@ -208,15 +213,17 @@ class Storage:
             database.close()
 
     @contextmanager
-    def _transaction(self, database: Database, write: bool) -> Iterator[dataset.Database]:
+    def _transaction(
+        self, database: Database, write: bool, *, wait: bool = True
+    ) -> Iterator[dataset.Database]:
         feed = self._feed
         if not write or feed is None or database.db.in_transaction:
-            with database.transaction(write=write) as db:
+            with database.transaction(write=write, wait=wait) as db:
                 yield db
             return
         # We hold the write lock from BEGIN IMMEDIATE to the commit, so every
         # change-log seq in between is ours: the feed must not echo them.
-        with database.transaction(write=True) as db:
+        with database.transaction(write=True, wait=wait) as db:
             lo = changes.begin_own_write(db)
             yield db
             hi = changes.last_seq(db)
@@ -224,26 +231,33 @@ class Storage:
 
     # change feed
 
-    def watch(self, enabled: bool) -> None:
-        """Start following other writers' changes from now on, or stop."""
+    def watch(self, enabled: bool, after: int | None = None, *, replay: bool = False) -> None:
+        """Start following changes after revision `after` (None: from now on;
+        `replay`: our own ones after it too), or stop."""
         self._watching = enabled
         self._feed = None
+        self._feed_from = (after, replay)
         if enabled:
             self._feed = self.read(self._start_feed)
 
     def collect_changes(self) -> changes.Changes:
-        """What other writers changed since the last call or since watch(True)."""
+        """What changed since the last call or since watch(True)."""
         if not self._watching:
             return changes.Changes()
         feed = self._feed
         if feed is None:
-            # watch(True) could not read the database; follow from now on.
-            self._feed = self.read(self._start_feed)
-            return changes.Changes()
+            # watch(True) could not read the database: start where it was asked to.
+            feed = self._feed = self.read(self._start_feed)
+            if feed is None:
+                return changes.Changes()
         return self.read(lambda tx: feed.collect(tx.db, source=self._source()))
 
+    def last_revision(self) -> int:
+        return self.read(lambda tx: changes.last_revision(tx.db))
+
     def _start_feed(self, tx: Tx) -> changes.Feed | None:
-        return changes.Feed.start(tx.db, source=self._source())
+        after, replay = self._feed_from
+        return changes.Feed.start(tx.db, source=self._source(), after=after, replay=replay)
 
     def _source(self) -> object:
         """What a feed follows: a SQLite file by its identity, as a file put in

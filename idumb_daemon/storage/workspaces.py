@@ -8,13 +8,21 @@ import math
 from typing import Any
 
 from idumb_daemon.contracts import UNSET, JsonObject, UnsetType, WorkspaceConfig
-from idumb_daemon.storage.settings import to_time
+from idumb_daemon.storage.settings import check_revisions, to_time
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = "project_dir, name, last_opened, config"
+# Columns named with their table: the app's tables may gain columns of any name.
+_COLUMNS = (
+    "workspace_config.project_dir, workspace_config.name, workspace_config.last_opened, "
+    "workspace_config.config, rev.seq"
+)
+_FROM = (
+    "workspace_config LEFT JOIN __idumb_changes AS rev ON rev.table_name = 'workspace_config' "
+    "AND rev.scope = '' AND rev.row_key = workspace_config.project_dir"
+)
 
 
 def _not_finite(text: str) -> Any:
@@ -54,17 +62,18 @@ def decode_config(text: str | None, project_dir: str) -> dict[str, Any] | None:
 
 
 def _workspace(row: tuple[Any, ...]) -> WorkspaceConfig:
-    project_dir, name, last_opened, config = row
+    project_dir, name, last_opened, config, revision = row
     return WorkspaceConfig(
         project_dir=project_dir,
         name=name,
         last_opened=to_time(last_opened, "workspace", project_dir),
         config=decode_config(config, project_dir),
+        revision=revision or 0,
     )
 
 
 def get(tx: Tx, project_dir: str) -> WorkspaceConfig | None:
-    sql = f"SELECT {_COLUMNS} FROM workspace_config WHERE project_dir = ?"
+    sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE workspace_config.project_dir = ?"
     row = run(tx.db, sql, (project_dir,)).fetchone()
     return None if row is None else _workspace(row)
 
@@ -93,8 +102,10 @@ def set_(
     project_dir: str,
     name: str | UnsetType | None = UNSET,
     config: JsonObject | UnsetType | None = UNSET,
+    if_revision: int | None = None,
 ) -> WorkspaceConfig:
     """UNSET keeps the stored value, None clears it."""
+    check_revisions(tx, [(project_dir, if_revision)], lambda p: get(tx, p), "projectDir")
     values: dict[str, Any] = {}
     if name is not UNSET:
         values["name"] = name
@@ -109,12 +120,16 @@ def open_(tx: Tx, project_dir: str) -> WorkspaceConfig:
 
 def list_recent(tx: Tx, limit: int = 50) -> list[WorkspaceConfig]:
     sql = (
-        f"SELECT {_COLUMNS} FROM workspace_config "
-        f"ORDER BY last_opened IS NULL, last_opened DESC, project_dir{tx.collate} LIMIT ?"
+        f"SELECT {_COLUMNS} FROM {_FROM} "
+        "ORDER BY workspace_config.last_opened IS NULL, workspace_config.last_opened DESC, "
+        f"workspace_config.project_dir{tx.collate} LIMIT ?"
     )
     return [_workspace(row) for row in run(tx.db, sql, (limit,))]
 
 
-def delete(tx: Tx, project_dir: str) -> bool:
+def delete(tx: Tx, project_dir: str, if_revision: int | None = None) -> bool:
+    check_revisions(tx, [(project_dir, if_revision)], lambda p: get(tx, p), "projectDir")
+    if if_revision == 0:
+        return False  # "only if absent", and it is
     sql = "DELETE FROM workspace_config WHERE project_dir = ?"
     return bool(run(tx.db, sql, (project_dir,)).rowcount)

@@ -69,6 +69,8 @@ export interface DaemonStatus {
   database: string;
   watching: boolean;
   recovered: RecoveryInfo | null;
+  /** The highest committed revision; null while storage is unavailable. */
+  revision: number | null;
 }
 
 export type DaemonStatusParams = Record<string, never>;
@@ -87,10 +89,14 @@ export interface WatchParams {
    * @defaultValue true
    */
   enabled?: boolean;
+  /** Replay every change committed after this revision first (watching only). */
+  since?: number;
 }
 
 export interface WatchResult {
   watching: boolean;
+  /** The highest committed revision when it answered; 0 while storage is unavailable. */
+  revision: number;
 }
 
 export interface AgentInfo {
@@ -260,6 +266,10 @@ export interface SettingChange {
   /** null: the key was deleted. */
   value: string | null;
   updatedAt: Time | null;
+  /** The revision of the state reported. */
+  revision: number;
+  /** Null for the user layer. */
+  projectDir: string | null;
 }
 
 export interface SettingInput {
@@ -269,10 +279,21 @@ export interface SettingInput {
 
 export interface SettingsDeleteParams {
   key: Key;
+  ifRevision?: number;
 }
 
 export interface SettingsDidChangeParams {
   changes: SettingChange[];
+  /**
+   * The highest revision this notification covers: every change up to it,
+   * of either kind, has been sent.
+   */
+  revision: number;
+  /**
+   * true: drop every setting held, the rows here and in the notifications
+   * that follow are the whole state.
+   */
+  resync: boolean;
 }
 
 export interface SettingsEntry {
@@ -280,6 +301,10 @@ export interface SettingsEntry {
   value: string;
   /** When it was last written; null when the stored time is out of contract. */
   updatedAt: Time | null;
+  /** The revision of its latest change. */
+  revision: number;
+  /** The project of a workspace-layer entry; null for the user layer. */
+  projectDir: string | null;
 }
 
 /** The export file; `settings/export` returns it. */
@@ -321,20 +346,29 @@ export interface SettingsImportParams {
   dryRun?: boolean;
 }
 
+export interface SettingsSetManyEntry {
+  key: Key;
+  value: Value;
+  ifRevision?: number | null;
+}
+
 export interface SettingsSetManyParams {
   /** No key twice. */
-  entries: SettingInput[];
+  entries: SettingsSetManyEntry[];
 }
 
 export interface SettingsSetParams {
   key: Key;
   value: Value;
+  /** 0: only if the key is absent; N: only if its current revision is N. */
+  ifRevision?: number;
 }
 
 export interface WorkspaceChange {
   projectDir: string;
   /** null: the workspace was deleted. */
   workspace: WorkspaceConfig | null;
+  revision: number;
 }
 
 export interface WorkspaceConfig {
@@ -344,14 +378,19 @@ export interface WorkspaceConfig {
   lastOpened: Time | null;
   /** Null if none, or if what is stored is not a JSON object. */
   config: JsonObject | null;
+  /** The revision of its latest change. */
+  revision: number;
 }
 
 export interface WorkspaceConfigDidChangeParams {
   changes: WorkspaceChange[];
+  revision: number;
+  resync: boolean;
 }
 
 export interface WorkspaceDeleteParams {
   projectDir: ProjectDir;
+  ifRevision?: number;
 }
 
 export interface WorkspaceGetParams {
@@ -373,6 +412,7 @@ export interface WorkspaceSetParams {
   name?: string | null;
   /** omitted keeps the stored config, null clears it. */
   config?: Config | null;
+  ifRevision?: number;
 }
 
 /** Each request method with its params (`void`: none) and result. */

@@ -13,11 +13,14 @@ from idumb_daemon.contracts import (
     SHUTDOWN,
     DaemonStatus,
     DaemonStatusParams,
+    FieldError,
     InitializeParams,
     InitializeResult,
+    InvalidParamsData,
     WatchParams,
     WatchResult,
 )
+from idumb_daemon.protocol.errors import INVALID_PARAMS, RpcError
 from idumb_daemon.protocol.handlers import handles
 
 if TYPE_CHECKING:
@@ -63,9 +66,17 @@ async def status(server: IdumbServer, _p: DaemonStatusParams) -> DaemonStatus:
         database=info.database,
         watching=server.watching,
         recovered=info.recovered,
+        revision=await server.revision(),
     )
 
 
 @handles(DAEMON_WATCH)
 async def watch(server: IdumbServer, p: WatchParams) -> WatchResult:
-    return WatchResult(watching=await server.set_watching(p.enabled))
+    if p.since is not None and not p.enabled:
+        raise RpcError(
+            INVALID_PARAMS,
+            "invalid params: since: only with watching on",
+            InvalidParamsData(errors=[FieldError(path="since", message="only with enabled: true")]),
+        )
+    revision = await server.set_watching(p.enabled, p.since)
+    return WatchResult(watching=p.enabled, revision=revision)

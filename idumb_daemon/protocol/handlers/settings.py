@@ -21,16 +21,16 @@ def get(server: IdumbServer, p: c.SettingsGetParams) -> Pending[c.SettingsEntry 
 
 @handles(c.SETTINGS_SET)
 def set_(server: IdumbServer, p: c.SettingsSetParams) -> Pending[c.SettingsEntry]:
-    return server.write(settings.set_, p.key, p.value)
+    return server.write(settings.set_, p.key, p.value, p.if_revision)
 
 
 @handles(c.SETTINGS_DELETE)
 def delete(server: IdumbServer, p: c.SettingsDeleteParams) -> Pending[c.DeleteResult]:
-    return server.write(_delete, p.key)
+    return server.write(_delete, p.key, p.if_revision)
 
 
-def _delete(tx: Tx, key: str) -> c.DeleteResult:
-    return c.DeleteResult(deleted=settings.delete(tx, key))
+def _delete(tx: Tx, key: str, if_revision: int | None) -> c.DeleteResult:
+    return c.DeleteResult(deleted=settings.delete(tx, key, if_revision))
 
 
 @handles(c.SETTINGS_GET_ALL)

@@ -21,7 +21,7 @@ def get(server: IdumbServer, p: c.WorkspaceGetParams) -> Pending[c.WorkspaceConf
 
 @handles(c.WORKSPACE_SET)
 def set_(server: IdumbServer, p: c.WorkspaceSetParams) -> Pending[c.WorkspaceConfig]:
-    return server.write(workspaces.set_, p.project_dir, p.name, p.config)
+    return server.write(workspaces.set_, p.project_dir, p.name, p.config, p.if_revision)
 
 
 @handles(c.WORKSPACE_OPEN)
@@ -36,8 +36,8 @@ def list_(server: IdumbServer, p: c.WorkspaceListParams) -> Pending[list[c.Works
 
 @handles(c.WORKSPACE_DELETE)
 def delete(server: IdumbServer, p: c.WorkspaceDeleteParams) -> Pending[c.DeleteResult]:
-    return server.write(_delete, p.project_dir)
+    return server.write(_delete, p.project_dir, p.if_revision)
 
 
-def _delete(tx: Tx, project_dir: str) -> c.DeleteResult:
-    return c.DeleteResult(deleted=workspaces.delete(tx, project_dir))
+def _delete(tx: Tx, project_dir: str, if_revision: int | None) -> c.DeleteResult:
+    return c.DeleteResult(deleted=workspaces.delete(tx, project_dir, if_revision))
