@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import machine, report, servers, settings_model
+from bench import bundle, machine, report, servers, settings_model
 from bench.measure import Plan
 from bench.run import Run
 from bench.servers import Server
@@ -109,6 +109,11 @@ def run(args: argparse.Namespace, lineup: list[Server]) -> dict[str, Any]:
                     daemon,
                     "settings model",
                     lambda: settings_model.figures(daemon, bench.logs, plan),
+                )
+                bench.stage(
+                    daemon,
+                    "one-file bundle",
+                    lambda: bundle.figures(daemon, args.python, bench.db(daemon), plan, Path(tmp)),
                 )
             else:
                 bench.spawn(server)

@@ -60,6 +60,9 @@ def ratios(results: Results) -> Ratios:
     ):
         out[fig] = daemon.get(fig)
     out["spawn_ms_vs_import_only"] = _div(daemon.get("spawn_ms"), daemon.get("import_only_ms"))
+    out["bundle_spawn_vs_installed"] = _div(
+        daemon.get("bundle_spawn_ms"), daemon.get("installed_spawn_ms")
+    )
     out["big_get_p50_vs_small"] = _div(daemon.get("big_get_p50_us"), daemon.get("small_get_p50_us"))
     out["getall_end_vs_start"] = _div(daemon.get("getall_end_ms"), daemon.get("getall_start_ms"))
     # The settings model: costs relative to the daemon's own plainer path.
@@ -225,6 +228,22 @@ def rows(big: int, writers: int) -> list[Row]:
             (("spawn_ms_vs_import_only", "import only"),),
             "≤ 1.15x import only",
             _at_most(("spawn_ms_vs_import_only", 1.15)),
+        ),
+        Row("one-file bundle (.pyz), MiB", "bundle_size_mib", "{:,.1f}", daemon_only=True),
+        Row(
+            "… its spawn to first response, ms",
+            "bundle_spawn_ms",
+            "{:,.1f}",
+            (("bundle_spawn_vs_installed", "installed daemon (alternated with it)"),),
+            "≤ 1.1x installed",
+            _at_most(("bundle_spawn_vs_installed", 1.1)),
+            daemon_only=True,
+        ),
+        Row(
+            "… the installed daemon's, alternated with it, ms",
+            "installed_spawn_ms",
+            "{:,.1f}",
+            daemon_only=True,
         ),
         Row(
             "import only (the daemon's dependencies), ms",

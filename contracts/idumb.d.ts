@@ -1,5 +1,5 @@
 /**
- * Every shape on the idumb-daemon wire, protocol version 1.
+ * Every shape on the idumb-daemon wire, protocol version 2.
  *
  * Generated from idumb_daemon/contracts.py by
  * `idumb-daemon contracts --format typescript`: do not edit.
@@ -8,7 +8,7 @@
  * Limits (lengths, ranges) are not types: see idumb.schema.json.
  */
 
-export type ProtocolVersion = 1;
+export type ProtocolVersion = 2;
 
 /** RFC 3339 UTC with whole seconds, like 2026-11-26T01:10:58Z. */
 export type Time = string;

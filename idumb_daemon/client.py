@@ -53,6 +53,18 @@ class ConnectionClosed(Exception):
     """The daemon closed its output before answering."""
 
 
+def _this_daemon() -> list[str]:
+    """This interpreter's daemon; from the one-file bundle (`idumb-daemon bundle`),
+    that archive, under the same -I / -S (`-m` finds no package inside a zip)."""
+    import idumb_daemon
+
+    archive = getattr(idumb_daemon.__spec__.loader, "archive", None)
+    if archive is None:
+        return [sys.executable, "-m", "idumb_daemon", "serve"]
+    flags = ["-I"] * sys.flags.isolated + ["-S"] * sys.flags.no_site
+    return [sys.executable, *flags, archive, "serve"]
+
+
 class DaemonClient:
     def __init__(
         self,
@@ -90,7 +102,7 @@ class DaemonClient:
         cwd: str | None = None,
     ) -> DaemonClient:
         """Start `idumb-daemon serve ARGS` (this interpreter's) and attach to it."""
-        cmd = list(command or [sys.executable, "-m", "idumb_daemon", "serve"]) + list(args)
+        cmd = list(command or _this_daemon()) + list(args)
         process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=cwd
         )

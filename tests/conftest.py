@@ -32,6 +32,7 @@ TIERS: dict[str, str] = {
     # The daemon (or its CLI, or its client) as a subprocess over stdio.
     "test_cli": "e2e",
     "test_cancel_watch_e2e": "e2e",
+    "test_lsp_host": "e2e",
     "test_client": "e2e",
     "test_postgres": "e2e",
     "test_postgres_driver_missing": "e2e",
@@ -63,6 +64,10 @@ TIERS: dict[str, str] = {
     # The project's own tools: codegen, the benchmark, packaging, this table.
     "test_bench": "tooling",
     "test_codegen": "tooling",
+    "test_contracts_installed": "tooling",
+    "test_bundle": "tooling",
+    "test_client_codegen": "tooling",
+    "test_drizzle_export": "tooling",
     "test_methods_doc": "tooling",
     "test_tiers": "tooling",
     "test_wheel_install": "tooling",

@@ -56,6 +56,10 @@ DAEMON_ONLY = (
     "notify_daemon_p99_ms",
     "notify_sqlite_p50_ms",
     "notify_sqlite_p99_ms",
+    # The one-file bundle beside the installed daemon (issue 17).
+    "bundle_size_mib",
+    "bundle_spawn_ms",
+    "installed_spawn_ms",
 )
 DAEMON_RATIOS = (
     "get_rps_vs_raw",
@@ -72,6 +76,7 @@ DAEMON_RATIOS = (
     "set_declared_cost_vs_undeclared",
     "resolve_vs_getall",
     "set_rtt_p50_us_vs_raw",
+    "bundle_spawn_vs_installed",
 )
 
 

@@ -840,7 +840,7 @@ def test_method_table_covers_the_protocol() -> None:
         "workspaceConfig/delete",
     }
     assert set(c.NOTIFICATIONS) == {"settings/didChange", "workspaceConfig/didChange"}
-    assert c.PROTOCOL_VERSION == 1
+    assert c.PROTOCOL_VERSION == 2
     for name, method in c.METHODS.items():
         if method.params is not None:
             # Methods whose fields are all optional accept omitted params (sent as {}).

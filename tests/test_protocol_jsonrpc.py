@@ -435,7 +435,7 @@ def test_vscode_jsonrpc_style_client(spawn_any: DaemonFactory) -> None:
     )
     init = daemon.next_message()
     assert init["id"] == 0
-    assert init["result"]["capabilities"]["experimental"]["idumb"]["protocolVersion"] == 1
+    assert init["result"]["capabilities"]["experimental"]["idumb"]["protocolVersion"] == 2
     assert init["result"]["serverInfo"]["name"] == "idumb-daemon"
     daemon.send_raw(vscode_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
     daemon.send_raw(

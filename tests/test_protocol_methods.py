@@ -475,7 +475,7 @@ def test_status_shape(shared: Wire, shared_db: str) -> None:
         "recovered",
         "revision",
     }
-    assert status["protocolVersion"] == 1
+    assert status["protocolVersion"] == 2
     assert isinstance(status["version"], str) and status["version"]
     assert isinstance(status["schemaVersion"], int) and status["schemaVersion"] >= 1
     assert status["backend"] == shared_db.partition(":")[0]
@@ -512,7 +512,7 @@ def test_initialize_capabilities(shared: Wire) -> None:
     result = shared.result("initialize", {"processId": None, "capabilities": {}})
     assert set(result) == {"capabilities", "serverInfo"}
     idumb = result["capabilities"]["experimental"]["idumb"]
-    assert idumb["protocolVersion"] == 1
+    assert idumb["protocolVersion"] == 2
     assert set(idumb["methods"]) >= {
         "settings/get",
         "settings/set",

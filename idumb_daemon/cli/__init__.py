@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from idumb_daemon import __version__
-from idumb_daemon.cli import contracts, schema, serve, settings
+from idumb_daemon.cli import bundle, contracts, schema, serve, settings
 
-COMMANDS = (serve, settings, schema, contracts)
+COMMANDS = (serve, settings, schema, contracts, bundle)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,11 @@ def add_parsers(sub: Any) -> None:
     contracts = sub.add_parser(
         "contracts", help="JSON Schema or TypeScript declarations of the wire types"
     )
-    contracts.add_argument("--format", choices=["jsonschema", "typescript"])
+    contracts.add_argument(
+        "--format",
+        choices=["jsonschema", "typescript", "client"],
+        help="client: the TypeScript client's generated.ts (clients/typescript/src/)",
+    )
     contracts.add_argument("--output", type=Path, help="write here instead of stdout")
     contracts.add_argument(
         "dir", nargs="?", type=Path, help="with --check: the contracts folder (default ./contracts)"

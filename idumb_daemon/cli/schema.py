@@ -30,6 +30,12 @@ def add_parsers(sub: Any) -> None:
     check = actions.add_parser("check", help="fail when schema and migrations differ")
     _schema_dir_option(check)
     check.set_defaults(run=run_check)
+    export = actions.add_parser("export", help="print the product's tables in another language")
+    export.add_argument(
+        "--format", required=True, choices=["drizzle"], help="drizzle: a drizzle-orm schema.ts"
+    )
+    _schema_dir_option(export)
+    export.set_defaults(run=run_export)
 
 
 def _schema_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +64,17 @@ def run_check(args: argparse.Namespace) -> int:
     from idumb_daemon.migrations import commands
 
     return commands.schema_check(args.schema_dir)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import sys
+
+    from idumb_daemon.migrations import drizzle, files
+
+    text = drizzle.render(files.load_declared(files.schema_source(args.schema_dir)))
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

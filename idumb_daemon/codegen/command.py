@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from idumb_daemon.codegen import jsonschema, methods_doc, typescript
+from idumb_daemon.codegen import client, jsonschema, methods_doc, typescript
 from idumb_daemon.codegen.model import Contracts
 from idumb_daemon.codegen.walk import read_contracts
 
@@ -25,11 +25,16 @@ FORMATS: dict[str, tuple[Callable[[Contracts], str], str]] = {
 }
 """Format name: its renderer and its file in contracts/."""
 
+CLIENT = "client"
+"""The TypeScript client's generated module: not in contracts/ but at
+`client.PATH` of a checkout, which a bare `--check` also checks when run where
+the client package is (the repository's root)."""
+
 _DIFF_LINES = 40
 
 
 def generate(fmt: str, model: Contracts | None = None) -> str:
-    render, _ = FORMATS[fmt]
+    render = client.render if fmt == CLIENT else FORMATS[fmt][0]
     return render(model or read_contracts())
 
 
@@ -96,6 +101,8 @@ def check(targets: list[tuple[str, Path]], docs: Path | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     output: Path | None = args.output
     if args.check:
+        if args.format == CLIENT:
+            return check([(CLIENT, output or client.PATH)])
         formats = [args.format] if args.format else list(FORMATS)
         if output is not None and len(formats) != 1:
             print("idumb-daemon: --check --output needs --format", file=sys.stderr)
@@ -103,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         folder: Path = args.dir or Path("contracts")
         docs = folder.parent / "docs" / "protocol.md"
         targets = [(f, output or folder / FORMATS[f][1]) for f in formats]
+        if args.format is None and args.dir is None and client.PATH.parent.parent.is_dir():
+            targets.append((CLIENT, client.PATH))
         return check(targets, docs if docs.is_file() else None)
     if args.docs is not None:
         text = args.docs.read_text(encoding="utf-8")

@@ -114,7 +114,7 @@ def declaration(d: Def) -> str:
     return f"{comment}export interface {d.name} {{\n{members}}}\n"
 
 
-def _method_map(model: Contracts) -> str:
+def method_map(model: Contracts) -> str:
     rows = "".join(
         f"  {json.dumps(m.name)}: {{ params: {'void' if m.params is None else ts(m.params)}; "
         f"result: {ts(m.result)} }};\n"
@@ -138,6 +138,6 @@ def render(model: Contracts) -> str:
         HEADER.format(version=model.protocol_version),
         f"export type ProtocolVersion = {model.protocol_version};\n",
         *(declaration(d) for d in model.defs),
-        _method_map(model),
+        method_map(model),
     ]
     return "\n".join(parts)

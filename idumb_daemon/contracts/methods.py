@@ -15,7 +15,7 @@ from typing import Any, Final
 from idumb_daemon.contracts import daemon, declarations, lifecycle, settings, workspace
 from idumb_daemon.contracts.common import Method
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 
 _AREAS: Final = (lifecycle, settings, declarations, workspace, daemon)
 """The modules defining methods, in the order the table lists them."""

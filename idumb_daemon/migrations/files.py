@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import attrs
@@ -35,26 +37,40 @@ def schema_dir(override: Path | None = None) -> Path:
     raise SchemaFileError(f"no schema/ folder beside {package}")
 
 
-def _read_json(path: Path) -> tuple[object, bytes]:
+def schema_source(override: Path | None = None) -> Traversable:
+    """The schema/ folder to read: `schema_dir`'s, or inside the archive when the
+    package runs from one (`idumb-daemon bundle`), where no folder is on disk."""
+    try:
+        return schema_dir(override)
+    except SchemaFileError:
+        inside = files(idumb_daemon) / "schema"
+        if (inside / SCHEMA_FILE).is_file():
+            return inside
+        raise
+
+
+def _read_json(path: Traversable) -> tuple[object, bytes]:
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise SchemaFileError(f"{path}: {exc.strerror}") from exc
+    except (OSError, KeyError) as exc:
+        raise SchemaFileError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from exc
     try:
         return json.loads(data), data
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SchemaFileError(f"{path}: not valid JSON: {exc}") from exc
 
 
-def load_declared(folder: Path) -> Schema:
+def load_declared(folder: Traversable) -> Schema:
     path = folder / SCHEMA_FILE
     raw, _ = _read_json(path)
     return parse_schema(raw, str(path))
 
 
-def load_migrations(folder: Path) -> tuple[Migration, ...]:
+def load_migrations(folder: Traversable) -> tuple[Migration, ...]:
     """All migrations in order, numbered 1, 2, ... without gaps."""
-    found = sorted((folder / MIGRATIONS_DIR).glob("*.json"))
+    where = folder / MIGRATIONS_DIR
+    listed = where.iterdir() if where.is_dir() else iter(())
+    found = sorted((p for p in listed if p.name.endswith(".json")), key=lambda p: p.name)
     migrations = []
     for expected, path in enumerate(found, start=1):
         match = MIGRATION_FILE.match(path.name)

@@ -203,7 +203,7 @@ def migrate(
     Raises SchemaTooNew (nothing written), MigrationChecksumMismatch,
     AdoptionRefused, MigrationFailed, SchemaFileError or a StorageError.
     """
-    migrations = files.load_migrations(files.schema_dir(schema_dir))
+    migrations = files.load_migrations(files.schema_source(schema_dir))
     with database.transaction(write=False) as db:
         state = _read_state(db, migrations)
     previous = state.version
@@ -244,7 +244,7 @@ def status(url: str, *, schema_dir: Path | None = None) -> MigrationReport:
             return migrate(database, dry_run=True, schema_dir=schema_dir)
         finally:
             database.close()
-    migrations = files.load_migrations(files.schema_dir(schema_dir))
+    migrations = files.load_migrations(files.schema_source(schema_dir))
     if not path.exists():
         return _report(migrations, 0, _State(0, False, False, migrations), dry_run=True)
     with translate_errors():
