@@ -64,7 +64,6 @@ TIERS: dict[str, str] = {
     # The project's own tools: codegen, the benchmark, packaging, this table.
     "test_bench": "tooling",
     "test_codegen": "tooling",
-    "test_contracts_installed": "tooling",
     "test_bundle": "tooling",
     "test_client_codegen": "tooling",
     "test_drizzle_export": "tooling",
