@@ -413,7 +413,7 @@ def test_an_over_long_header_block_is_skipped_and_the_next_message_served(
     spawn: DaemonFactory,
 ) -> None:
     daemon = spawn()
-    assert daemon.result("daemon/status", {})["protocolVersion"] == 1
+    assert daemon.result("daemon/status", {})["protocolVersion"] == 2
     daemon.send_raw(b"X-Junk: " + b"j" * 200_000 + b"\r\n\r\n")
     msg_id = daemon.request("settings/get", {"key": "k"})
     assert daemon.response(msg_id, timeout=3).get("result", "") is None
