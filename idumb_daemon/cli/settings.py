@@ -136,7 +136,7 @@ def _settings(daemon: DaemonClient, args: argparse.Namespace, params: Any) -> in
     elif args.action == "export":
         _print(contracts.unstructure(daemon.export()))
     elif args.action == "declare":
-        _print(daemon.request("settings/declare", params))
+        _print(daemon.request(contracts.SETTINGS_DECLARE.name, params))
     elif args.action == "resolve":
         _print(
             contracts.unstructure(daemon.resolve(keys=args.keys or None, project_dir=args.project))
