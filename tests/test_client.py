@@ -119,7 +119,7 @@ def test_every_typed_call(database_url: str, stderr_file: IO[bytes]) -> None:
 
         status = client.status()
         assert isinstance(status, DaemonStatus)
-        assert status.protocol_version == 1
+        assert status.protocol_version == 2
         assert status.backend == database_url.partition(":")[0]
         assert status.database == safe_url(database_url)
         assert client.watch(False) is False
