@@ -1,7 +1,7 @@
 /**
  * Every shape on the idumb-daemon wire, protocol version 2.
  *
- * Generated from idumb_daemon/contracts.py by
+ * Generated from the idumb_daemon.contracts package by
  * `idumb-daemon contracts --format typescript`: do not edit.
  * `IdumbRequests` maps each request method to its params and result;
  * `IdumbNotifications` maps each notification the daemon sends to its params.

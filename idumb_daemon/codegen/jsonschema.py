@@ -24,7 +24,7 @@ from idumb_daemon.codegen.model import (
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 DESCRIPTION = """\
-Every shape on the idumb-daemon wire, generated from idumb_daemon/contracts.py by \
+Every shape on the idumb-daemon wire, generated from the idumb_daemon.contracts package by \
 `idumb-daemon contracts --format jsonschema`: do not edit. \
 `$defs` holds one schema per contract type, keyed by its name. \
 `x-methods` maps each request method to {"params": schema, "result": schema}; \

@@ -26,7 +26,7 @@ HEADER = """\
 /**
  * Every shape on the idumb-daemon wire, protocol version {version}.
  *
- * Generated from idumb_daemon/contracts.py by
+ * Generated from the idumb_daemon.contracts package by
  * `idumb-daemon contracts --format typescript`: do not edit.
  * `IdumbRequests` maps each request method to its params and result;
  * `IdumbNotifications` maps each notification the daemon sends to its params.
