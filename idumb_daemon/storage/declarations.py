@@ -15,12 +15,10 @@ import secrets
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import dataset
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
 from idumb_daemon.contracts import (
     MAX_DECLARED_KEYS,
@@ -31,6 +29,13 @@ from idumb_daemon.contracts import (
 )
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
+
+if TYPE_CHECKING:
+    # Imported where a declaration is compiled or checked, not at start-up:
+    # jsonschema costs every daemon's spawn (and more from the one-file
+    # bundle) while most databases declare nothing.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError, ValidationError
 
 _GENERATION = "SELECT generation FROM __idumb_declarations_generation WHERE id = 1"
 _RESULTS_PER_DECLARATION: Final = 256
@@ -113,6 +118,8 @@ class Declared:
                 raise Refused("nested too deeply") from None
         error = next(self.validator.iter_errors(value), None)
         if error is not None:
+            from jsonschema.exceptions import best_match
+
             best = best_match(self.validator.iter_errors(value)) or error
             raise Refused(_message(best))
         return value
@@ -133,6 +140,8 @@ class Registry:
 
 @lru_cache(maxsize=MAX_DECLARED_KEYS)
 def _validator(text: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(json.loads(text))
 
 
@@ -216,6 +225,9 @@ def checked(
 
 
 def _problems(key: str, declaration: dict[str, Any]) -> Iterable[FieldError]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError, best_match
+
     path = f"settings.{key}"
     try:
         Draft202012Validator.check_schema(declaration)
