@@ -174,22 +174,31 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return None
 
 
+def key_range(
+    column: str, collate: str, prefix: str | None, after: str | None
+) -> tuple[list[str], list[Any]]:
+    """The conditions (and their params) of a page of keys: those starting
+    with `prefix`, as a range the key index answers, and after `after`."""
+    where: list[str] = []
+    params: list[Any] = []
+    if prefix:
+        where.append(f"{column} >= ?{collate}")
+        params.append(prefix)
+        upper = prefix_upper_bound(prefix)
+        if upper is not None:
+            where.append(f"{column} < ?{collate}")
+            params.append(upper)
+    if after is not None:
+        where.append(f"{column} > ?{collate}")
+        params.append(after)
+    return where, params
+
+
 def get_all(
     tx: Tx, prefix: str | None = None, after: str | None = None, limit: int | None = None
 ) -> list[SettingsEntry]:
     collate = tx.collate
-    where: list[str] = []
-    params: list[Any] = []
-    if prefix:
-        where.append(f"settings.key >= ?{collate}")
-        params.append(prefix)
-        upper = prefix_upper_bound(prefix)
-        if upper is not None:
-            where.append(f"settings.key < ?{collate}")
-            params.append(upper)
-    if after is not None:
-        where.append(f"settings.key > ?{collate}")
-        params.append(after)
+    where, params = key_range("settings.key", collate, prefix, after)
     sql = _SELECT
     if where:
         sql += " WHERE " + " AND ".join(where)

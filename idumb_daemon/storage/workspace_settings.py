@@ -14,7 +14,7 @@ from idumb_daemon.storage.settings import (
     _out_of_contract,
     _time,
     check_revisions,
-    prefix_upper_bound,
+    key_range,
 )
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
@@ -101,18 +101,9 @@ def get_all(
     limit: int | None = None,
 ) -> list[SettingsEntry]:
     collate = tx.collate
-    where = ["project_dir = ?"]
-    params: list[Any] = [project_dir]
-    if prefix:
-        where.append(f"key >= ?{collate}")
-        params.append(prefix)
-        upper = prefix_upper_bound(prefix)
-        if upper is not None:
-            where.append(f"key < ?{collate}")
-            params.append(upper)
-    if after is not None:
-        where.append(f"key > ?{collate}")
-        params.append(after)
+    where, params = key_range("key", collate, prefix, after)
+    where.insert(0, "project_dir = ?")
+    params.insert(0, project_dir)
     sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY key{collate}"
     if limit is not None:
         sql += " LIMIT ?"
