@@ -18,6 +18,7 @@ TIERS: dict[str, str] = {
     # The layers under the protocol, no daemon serving stdio (a few tests run
     # the migration command or a racing process): the fast tier.
     "test_architecture": "unit",
+    "test_checkpoints": "unit",
     "test_contracts": "unit",
     "test_framing": "unit",
     "test_methods": "unit",

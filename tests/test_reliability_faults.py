@@ -23,6 +23,7 @@ from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import Storage, settings
 from idumb_daemon.storage.database import Database
 from idumb_daemon.storage.errors import StorageFull
+from idumb_daemon.storage.sql import run
 from idumb_daemon.worker import Job, StorageWorker
 from tests.conftest import DaemonFactory
 from tests.reliability import (
@@ -245,25 +246,25 @@ def test_a_transaction_sqlite_rolled_back_refuses_its_later_savepoints_and_commi
     event.listen(database.db.engine, "connect", cap)
     try:
         with database.transaction(write=True) as db:
-            db.query("CREATE TABLE t (x TEXT)")
+            run(db, "CREATE TABLE t (x TEXT)")
         for n in range(100):
             try:
                 with database.transaction(write=True) as db:
-                    db.query("INSERT INTO t VALUES (:x)", x=f"{n}" * 20_000)
+                    run(db, "INSERT INTO t VALUES (?)", (f"{n}" * 20_000,))
             except StorageFull:
                 break
         with pytest.raises(StorageFull), database.transaction(write=True):
             with database.transaction(write=True) as db:
-                db.query("INSERT INTO t VALUES ('before')")
+                run(db, "INSERT INTO t VALUES ('before')")
             with pytest.raises(StorageFull), database.transaction(write=True) as db:
-                db.query("INSERT INTO t VALUES (:x)", x="b" * 400_000)
+                run(db, "INSERT INTO t VALUES (?)", ("b" * 400_000,))
             with pytest.raises(StorageFull), database.transaction(write=True) as db:
-                db.query("INSERT INTO t VALUES ('after')")
+                run(db, "INSERT INTO t VALUES ('after')")
         with database.transaction(write=False) as db:
-            assert list(db.query("SELECT x FROM t WHERE length(x) < 10")) == []
+            assert run(db, "SELECT x FROM t WHERE length(x) < 10").fetchall() == []
         with database.transaction(write=True) as db:  # and the connection goes on
-            db.query("DELETE FROM t WHERE rowid = 1")
-            db.query("INSERT INTO t VALUES ('fits again')")
+            run(db, "DELETE FROM t WHERE rowid = 1")
+            run(db, "INSERT INTO t VALUES ('fits again')")
     finally:
         database.close()
 

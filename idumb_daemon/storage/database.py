@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote
 
 import dataset
@@ -24,6 +24,7 @@ import sqlalchemy.exc
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
+from idumb_daemon.storage.checkpoints import AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT, Checkpointer
 from idumb_daemon.storage.errors import (
     StorageBusy,
     StorageCorrupt,
@@ -32,7 +33,7 @@ from idumb_daemon.storage.errors import (
     StorageReadOnly,
     StorageUnavailable,
 )
-from idumb_daemon.storage.sql import execute_on, run, verbatim
+from idumb_daemon.storage.sql import connection, execute_on, run
 from idumb_daemon.storage.writelock import WriteLock
 
 if TYPE_CHECKING:
@@ -323,12 +324,22 @@ class Database:
     keeps all database work on one thread.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        background_checkpoints: bool = False,
+    ) -> None:
         self.url = url
         self.path = sqlite_path(url)
         self.busy_timeout = busy_timeout
         self.dialect = make_url(url).get_backend_name()
-        self._begin = threading.local()
+        # Per thread: the connection whose busy handler was turned off last
+        # (see _sqlite_transaction).
+        self._no_wait = threading.local()
+        # Per thread: inside _sqlite_transaction (see in_transaction).
+        self._open = threading.local()
         # Set when SQLite rolled back a whole transaction by itself (disk
         # full, I/O error): every later savepoint of it fails, and so does its
         # commit, so no write of the lost transaction is acknowledged.
@@ -341,6 +352,7 @@ class Database:
         self._path_text = "" if self.path is None else str(self.path)
         # Orders this file's writers across processes (see writelock).
         self._write_lock: WriteLock | None = None
+        self._checkpoints: Checkpointer | None = None
         if self.path is not None:
             path = self.path
             with translate_errors():
@@ -351,7 +363,7 @@ class Database:
                 read_only = read_only_uri(path) if _refuses_writes(path) else None
             connect_args: dict[str, Any] = {
                 "timeout": busy_timeout,
-                # We issue BEGIN ourselves (see _on_begin); the stdlib's
+                # We issue BEGIN ourselves (see _sqlite_transaction); the stdlib's
                 # implicit transactions would defeat BEGIN IMMEDIATE.
                 "isolation_level": None,
                 "check_same_thread": False,
@@ -363,6 +375,10 @@ class Database:
                 )
             else:
                 self._write_lock = WriteLock(self._identity)
+                if background_checkpoints:
+                    # For a daemon's lifetime of writes; a one-off command
+                    # (a migration) leaves them to SQLite as it exits.
+                    self._checkpoints = Checkpointer(path)
         target = engine_url(url)
         if self.dialect == "postgresql":
             require_postgres_driver()
@@ -375,18 +391,14 @@ class Database:
         )
         if self.dialect == "sqlite":
             event.listen(self.db.engine, "connect", self._on_connect)
-            event.listen(self.db.engine, "begin", self._on_begin)
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
         self._enable_wal(dbapi_conn)
         # FULL: a write is acknowledged only once the WAL is synced.
         execute_on(dbapi_conn, "PRAGMA synchronous=FULL")
-        # A checkpoint every 32 pages (128 KiB) of WAL, not SQLite's 1000
-        # (4 MiB, many times a settings database): overwriting the same keys
-        # keeps the files small. The size limit trims a WAL that one big
-        # import grew, once it has been checkpointed.
-        execute_on(dbapi_conn, "PRAGMA wal_autocheckpoint=32")
-        execute_on(dbapi_conn, "PRAGMA journal_size_limit=262144")
+        # Checkpoints mostly run off the write path (see checkpoints).
+        execute_on(dbapi_conn, f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        execute_on(dbapi_conn, f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         execute_on(dbapi_conn, f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         # SQLite's default page cache, 2 MiB, holds a third of a database of
         # 100,000 settings: lookups spread over its keys then read most of
@@ -412,18 +424,6 @@ class Database:
                     raise
                 time.sleep(0.005)
 
-    def _on_begin(self, conn: Any) -> None:
-        raw = conn.connection.dbapi_connection
-        if getattr(self._begin, "wait", True):
-            execute_on(raw, getattr(self._begin, "sql", "BEGIN"))
-            return
-        # Not SQLite's busy handler either: the lock taken, BEGIN fails at once.
-        execute_on(raw, "PRAGMA busy_timeout=0")
-        try:
-            execute_on(raw, getattr(self._begin, "sql", "BEGIN"))
-        finally:
-            execute_on(raw, f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-
     @contextmanager
     def transaction(self, *, write: bool, wait: bool = True) -> Iterator[dataset.Database]:
         """Run the block in one transaction, committed on success.
@@ -433,68 +433,118 @@ class Database:
         StorageBusy at once, having done nothing, when another writer holds
         the lock.
         """
-        db = self.db
-        outer = not db.in_transaction
+        if self.in_transaction:
+            with translate_errors(), self._savepoint():
+                yield self.db
+            return
+        self.check_file()
+        self._lost = None
         locked = False
+        if write and self._write_lock is not None:
+            if not self._write_lock.acquire(self.busy_timeout if wait else 0.0):
+                raise StorageBusy("another daemon is writing to the database")
+            locked = True
         try:
-            if outer:
-                self.check_file()
-                self._begin.sql = "BEGIN IMMEDIATE" if write else "BEGIN"
-                self._begin.wait = wait
-                self._lost = None
-                if write and self._write_lock is not None:
-                    if not self._write_lock.acquire(self.busy_timeout if wait else 0.0):
-                        raise StorageBusy("another daemon is writing to the database")
-                    locked = True
             with translate_errors():
-                if outer:
-                    db.begin()
-                    try:
-                        yield db
-                        if self._lost is not None:
-                            raise self._lost
-                    except BaseException:
-                        db.rollback()
-                        raise
-                    try:
-                        db.commit()
-                    except BaseException:
-                        # A failed COMMIT leaves SQLAlchemy's transaction
-                        # open (and SQLite's, after SQLITE_BUSY): end both, or
-                        # the next BEGIN is refused.
-                        db.executable.rollback()
-                        raise
+                if self.dialect == "sqlite":
+                    with self._sqlite_transaction(write, wait):
+                        yield self.db
                 else:
-                    if self._lost is not None:
-                        raise self._lost
-                    # Savepoints on dataset's own connection, not through
-                    # SQLAlchemy's begin_nested(): a group commit takes one per
-                    # request, and SQLAlchemy's cost ten times the statement.
-                    run(db, "SAVEPOINT idumb_request")
-                    try:
-                        yield db
-                    except BaseException as exc:
-                        if not self._sqlite_in_transaction():
-                            # The savepoint went with the whole transaction.
-                            self._lost = exc
-                            raise
-                        run(db, "ROLLBACK TO SAVEPOINT idumb_request")
-                        run(db, "RELEASE SAVEPOINT idumb_request")
-                        raise
-                    run(db, "RELEASE SAVEPOINT idumb_request")
+                    with self._dataset_transaction():
+                        yield self.db
         finally:
-            if outer:
-                self._begin.sql = "BEGIN"
-                self._begin.wait = True
             if locked:
                 assert self._write_lock is not None
                 self._write_lock.release()
 
-    def _sqlite_in_transaction(self) -> bool:
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the calling thread is inside `transaction()`. Not whether
+        SQLite still has the transaction open: it may have rolled it back by
+        itself, and the block must still fail as a whole (see _lost)."""
+        if self.dialect == "sqlite":
+            return getattr(self._open, "active", False)
+        return self.db.in_transaction
+
+    def _driver_in_transaction(self) -> bool:
         if self.dialect != "sqlite":
             return True
-        raw = self.db.executable.connection.dbapi_connection
-        return raw is None or bool(raw.in_transaction)
+        return bool(connection(self.db).in_transaction)
+
+    @contextmanager
+    def _sqlite_transaction(self, write: bool, wait: bool) -> Iterator[None]:
+        """BEGIN and COMMIT on the driver's connection itself. dataset's
+        begin() and commit() check the connection out of SQLAlchemy's pool
+        and back in (with the pool's reset) for every transaction, about a
+        hundred microseconds of Python around a write whose own SQL costs
+        less; the connection stays dataset's, checked out for the thread's
+        lifetime, and every statement still runs on it (see sql.run)."""
+        conn = connection(self.db)
+        if wait != (getattr(self._no_wait, "conn", None) is not conn):
+            # Not SQLite's busy handler either: the lock taken, BEGIN fails
+            # at once. A thread asks the same every time (the event loop's
+            # never waits), so this runs once per connection.
+            timeout = int(self.busy_timeout * 1000) if wait else 0
+            execute_on(conn, f"PRAGMA busy_timeout={timeout}")
+            self._no_wait.conn = None if wait else conn
+        execute_on(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
+        self._open.active = True
+        try:
+            yield
+            if self._lost is not None:
+                raise self._lost
+            execute_on(conn, "COMMIT")
+            if write and self._checkpoints is not None:
+                self._checkpoints.wrote()
+        except BaseException:
+            # After a failed COMMIT too: SQLite keeps the transaction open
+            # after SQLITE_BUSY, and the next BEGIN would be refused.
+            if conn.in_transaction:
+                execute_on(conn, "ROLLBACK")
+            raise
+        finally:
+            self._open.active = False
+
+    @contextmanager
+    def _dataset_transaction(self) -> Iterator[None]:
+        db = self.db
+        db.begin()
+        try:
+            yield
+            if self._lost is not None:
+                raise self._lost
+        except BaseException:
+            db.rollback()
+            raise
+        try:
+            db.commit()
+        except BaseException:
+            # A failed COMMIT leaves SQLAlchemy's transaction open: end it,
+            # or the next BEGIN is refused.
+            db.executable.rollback()
+            raise
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        # Savepoints on dataset's own connection, not through SQLAlchemy's
+        # begin_nested(): a group commit takes one per request, and
+        # SQLAlchemy's cost ten times the statement.
+        if self._lost is not None:
+            raise self._lost
+        db = self.db
+        run(db, "SAVEPOINT idumb_request")
+        try:
+            yield
+        except BaseException as exc:
+            if not self._driver_in_transaction():
+                # SQLite rolled back the whole transaction by itself (disk
+                # full, I/O error), the savepoint with it.
+                self._lost = exc
+                raise
+            run(db, "ROLLBACK TO SAVEPOINT idumb_request")
+            run(db, "RELEASE SAVEPOINT idumb_request")
+            raise
+        run(db, "RELEASE SAVEPOINT idumb_request")
 
     @property
     def file_identity(self) -> tuple[int, int] | None:
@@ -516,17 +566,29 @@ class Database:
             raise StorageUnavailable(f"database file {self.path} was replaced")
 
     def close(self) -> None:
-        if self._moved():
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+        if self._moved() and (conn := self._opened_connection()) is not None:
             # SQLite neither checkpoints nor deletes the -wal of a file that
             # was deleted or replaced, and whatever opens the path next would
             # read our frames as its own: empty the WAL into the old file.
+            # Through a connection open before the move: a new one would open
+            # the file now at the path, and copy our frames into it.
             try:
-                verbatim(self.db, "PRAGMA wal_checkpoint(TRUNCATE)")
-            except (sqlite3.Error, sqlalchemy.exc.DBAPIError) as exc:
+                execute_on(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
                 log.warning("could not empty the WAL of a moved database: %s", exc)
         self.db.close()
         if self._write_lock is not None:
             self._write_lock.close()
+
+    def _opened_connection(self) -> sqlite3.Connection | None:
+        """A driver connection this database has open (on any thread), or
+        None; never a new one."""
+        for opened in list(self.db.connections.values()):
+            if not opened.closed and opened.connection.dbapi_connection is not None:
+                return cast(sqlite3.Connection, opened.connection.dbapi_connection)
+        return None
 
     def _moved(self) -> bool:
         try:

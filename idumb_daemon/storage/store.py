@@ -98,7 +98,9 @@ class Storage:
             # Before opening: recovery may put another file in its place.
             if path is not None and self._recovered is None:
                 self._recovered = recovery.recover_if_corrupt(path)
-            database = Database(self.url, busy_timeout=self.busy_timeout)
+            database = Database(
+                self.url, busy_timeout=self.busy_timeout, background_checkpoints=True
+            )
             try:
                 self._schema_version = self._migrate(database)
             except BaseException:
@@ -171,14 +173,10 @@ class Storage:
         inline read and their context managers cost as much as the lookup."""
         try:
             database.check_file()
-            try:
-                return op(tx, *args)
-            finally:
-                # A statement through SQLAlchemy begins a transaction
-                # implicitly; left open it would pin this thread's snapshot
-                # and hide every later commit.
-                if database.db.executable.in_transaction():
-                    database.db.executable.rollback()
+            # No transaction to end: statements run on the driver's
+            # connection in autocommit mode (isolation_level None), so a
+            # lone SELECT pins no snapshot once it is done.
+            return op(tx, *args)
         except Exception as exc:
             error = driver_error(exc)
             if error is None:
@@ -217,7 +215,7 @@ class Storage:
         self, database: Database, write: bool, *, wait: bool = True
     ) -> Iterator[dataset.Database]:
         feed = self._feed
-        if not write or feed is None or database.db.in_transaction:
+        if not write or feed is None or database.in_transaction:
             with database.transaction(write=write, wait=wait) as db:
                 yield db
             return
