@@ -1,7 +1,7 @@
 """The raw loop on asyncio: the floor for any server built on asyncio's
 event loop, as pygls and so the daemon are.
 
-Usage: python asyncio_server.py DB_PATH [--contracts]
+Usage: python asyncio_server.py DB_PATH [--contracts [--revisions]]
 (methods settings/get and settings/set only)
 
 The same statements on the same sqlite3 connection as raw_server.py, but
@@ -16,6 +16,14 @@ converter (which validates them), the database file checked as one deleted
 or replaced would be caught, and the answer a contract type unstructured by
 the converter. That splits the daemon's own cost in two: what any server
 with its contracts must do, and what the daemon's layers add.
+
+With --revisions as well, it works on the daemon's own schema, migrated
+by the daemon's migrations: every write then also keeps the change log
+that revisions and the change feed read (the triggers rewrite a row of it
+and its index), runs in BEGIN IMMEDIATE ... COMMIT, and reads its revision
+back; a get reads the revision with the value. What is left between it and
+the daemon is the daemon's layers alone: pygls, dispatch, the storage
+layer, the write lock and checkpoints.
 """
 
 import asyncio
@@ -52,30 +60,72 @@ def answer(db: sqlite3.Connection, body: bytes) -> bytes:
     return frame({"id": msg["id"], "result": res})
 
 
-def answer_with_contracts(path: str) -> Answer:
+REVISION_JOIN = (
+    "LEFT JOIN __idumb_changes AS rev "
+    "ON rev.table_name = 'settings' AND rev.scope = '' AND rev.row_key = settings.key"
+)
+GET_WITH_REVISION = (
+    "SELECT settings.key, settings.value, settings.updated_at, rev.seq FROM settings "
+    f"{REVISION_JOIN} WHERE settings.key = ?"
+)
+REVISION = (
+    "SELECT seq FROM __idumb_changes WHERE table_name = 'settings' AND scope = '' AND row_key = ?"
+)
+
+
+def migrate(path: str) -> None:
+    """The daemon's schema, as the daemon migrates a file on start."""
+    from idumb_daemon.protocol.server import migrate_step
+    from idumb_daemon.storage import Storage
+
+    storage = Storage("sqlite:///" + os.path.abspath(path), migrate=migrate_step())
+    storage.open()
+    storage.close()
+
+
+def answer_with_contracts(path: str, *, revisions: bool = False) -> Answer:
     # Imported here: the plain loop must not pay for importing the daemon.
     from idumb_daemon import contracts
     from idumb_daemon.protocol.errors import INVALID_PARAMS
     from idumb_daemon.storage.settings import to_time
 
+    get_sql = (
+        GET_WITH_REVISION
+        if revisions
+        else "SELECT key, value, updated_at, 0 FROM settings WHERE key=?"
+    )
+
     def entry(db: sqlite3.Connection, msg: dict[str, Any]) -> contracts.SettingsEntry | None:
         os.stat(path)
         if msg["method"] == "settings/get":
             get = contracts.structure(msg["params"], contracts.SettingsGetParams)
-            r = db.execute(
-                "SELECT key, value, updated_at FROM settings WHERE key=?", (get.key,)
-            ).fetchone()
+            r = db.execute(get_sql, (get.key,)).fetchone()
             if r is None:
                 return None
-            # The answer's shape; this yardstick keeps no change log (revision 0).
+            # Without --revisions this yardstick keeps no change log (revision 0).
             return contracts.SettingsEntry(
-                key=r[0], value=r[1], updated_at=to_time(r[2]), revision=0, project_dir=None
+                key=r[0], value=r[1], updated_at=to_time(r[2]), revision=r[3], project_dir=None
             )
         put = contracts.structure(msg["params"], contracts.SettingsSetParams)
         now = int(time.time())
-        db.execute(UPSERT, (put.key, put.value, now))
+        revision = 0
+        if revisions:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(UPSERT, (put.key, put.value, now))
+                (revision,) = db.execute(REVISION, (put.key,)).fetchone()
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        else:
+            db.execute(UPSERT, (put.key, put.value, now))
         return contracts.SettingsEntry(
-            key=put.key, value=put.value, updated_at=to_time(now), revision=0, project_dir=None
+            key=put.key,
+            value=put.value,
+            updated_at=to_time(now),
+            revision=revision,
+            project_dir=None,
         )
 
     def answer(db: sqlite3.Connection, body: bytes) -> bytes:
@@ -122,10 +172,16 @@ async def serve(db: sqlite3.Connection, answer: Answer) -> None:
 
 if __name__ == "__main__":
     path = sys.argv[1]
+    contracts = "--contracts" in sys.argv
+    revisions = contracts and "--revisions" in sys.argv
+    if revisions:
+        migrate(path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY AUTOINCREMENT, "
         "key TEXT NOT NULL UNIQUE, value TEXT NOT NULL, updated_at INTEGER)"
     )
-    asyncio.run(serve(conn, answer_with_contracts(path) if "--contracts" in sys.argv else answer))
+    asyncio.run(
+        serve(conn, answer_with_contracts(path, revisions=revisions) if contracts else answer)
+    )

@@ -149,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.raw(args.python),
         servers.asyncio_loop(args.python),
         servers.asyncio_contracts(args.python),
+        servers.asyncio_revisions(args.python),
     ]
     if args.nodepeer is not None:
         try:

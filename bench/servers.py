@@ -81,6 +81,18 @@ def asyncio_contracts(python: str) -> Server:
     )
 
 
+def asyncio_revisions(python: str) -> Server:
+    """As asyncio_contracts, on the daemon's schema, keeping its change log and
+    answering revisions: what any server with the daemon's contracts and
+    revisions must do, the daemon's own layers aside."""
+    return Server(
+        "revisions",
+        lambda db: [python, str(ASYNCIO_SERVER), str(db), "--contracts", "--revisions"],
+        daemon_env(),
+        False,
+    )
+
+
 def nodepeer(folder: Path) -> Server:
     script = folder / "peer_server.js"
     if not script.is_file():

@@ -73,6 +73,8 @@ DAEMON_RATIOS = (
     "asyncio_rtt_p50_us_vs_raw",
     "rtt_p50_us_vs_contracts",
     "contracts_rtt_p50_us_vs_raw",
+    "set_rtt_p50_us_vs_revisions",
+    "revisions_set_rtt_p50_us_vs_raw",
     "set_declared_cost_vs_undeclared",
     "resolve_vs_getall",
     "set_rtt_p50_us_vs_raw",
@@ -107,7 +109,7 @@ def test_quick_run_reports_every_figure_without_errors() -> None:
     assert report["errors"] == [], done.stderr
     assert done.returncode == 0, done.stderr
     figures = report["figures"]
-    assert set(figures) == {"daemon", "raw", "asyncio", "contracts"}
+    assert set(figures) == {"daemon", "raw", "asyncio", "contracts", "revisions"}
     for name in EVERY_SERVER:
         for server in figures:
             assert is_number(figures[server][name]), (server, name)
@@ -124,7 +126,8 @@ def test_quick_run_reports_every_figure_without_errors() -> None:
     for name in ("cpu", "cores", "python", "sqlite", "date"):
         assert report["machine"][name], name
     header = (
-        "| figure | daemon | raw | asyncio loop | asyncio + contracts | nodepeer "
+        "| figure | daemon | raw | asyncio loop | asyncio + contracts "
+        "| asyncio + contracts + revisions | nodepeer "
         "| ratios (daemon/nodepeer, daemon/raw) | target |"
     )
     assert header in done.stdout
@@ -178,6 +181,27 @@ def test_the_contracts_yardstick_validates_and_answers_with_the_contract(
         assert refused.value.error["code"] == -32602
         assert refused.value.error["data"]["errors"][0]["path"] == "key"
         assert conn.call("settings/get", {"key": "editor.tabSize"}) == stored
+
+
+def test_the_revisions_yardstick_keeps_the_daemons_change_log(tmp_path: Path) -> None:
+    """It stands for what revisions cost any server: if it skipped the change
+    log, its column would flatter the daemon. A daemon reading the same file
+    afterwards sees the same revisions."""
+    server = servers.asyncio_revisions(sys.executable)
+    db = tmp_path / "y.db"
+    with Connection(
+        server.command(db), stderr_path=tmp_path / "err", timeout=30, env=server.env
+    ) as conn:
+        first = conn.call("settings/set", {"key": "editor.tabSize", "value": "4"})
+        second = conn.call("settings/set", {"key": "editor.tabSize", "value": "2"})
+        assert 0 < first["revision"] < second["revision"]
+        assert conn.call("settings/get", {"key": "editor.tabSize"}) == second
+    daemon = servers.daemon(sys.executable, None)
+    with Connection(
+        daemon.command(db), stderr_path=tmp_path / "err2", timeout=30, env=daemon.env
+    ) as conn:
+        assert conn.call("settings/get", {"key": "editor.tabSize"}) == second
+        assert conn.call("daemon/status", {})["revision"] == second["revision"]
 
 
 def _loop(path: Path, wrapped: bool) -> list[str]:
