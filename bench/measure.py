@@ -43,6 +43,10 @@ class Plan:
     chunk: int
     page_samples: int
     idle_window: float
+    idle_quiet: float
+    """Seconds a watching daemon must run nothing to count as settled."""
+    idle_settle: float
+    """At most this many seconds waited for it to settle."""
     timeout: float
     writers: int = 4
     """Processes writing one file at once."""
@@ -215,14 +219,52 @@ def _page_through(conn: Connection, total: int) -> Figures:
     return figures
 
 
-def idle_cpu_pct(conn: Connection, window: float) -> float | None:
-    """Share of one core a watching daemon burns while nothing happens;
-    None when the daemon does not watch (it answers watching: false)."""
-    if not conn.call("daemon/watch", {"enabled": True}).get("watching"):
-        return None
-    cpu, wall = procfs.cpu_seconds(conn.pid), time.monotonic()
+def _cpu_pct(pid: int, window: float) -> float:
+    """Share of one core the process used over the next `window` seconds:
+    to the nanosecond from its threads' schedstat when none of them ended
+    meanwhile, else (or without schedstat) in clock ticks of 10 ms."""
+    threads, ticks, wall = procfs.thread_cpu_ns(pid), procfs.cpu_seconds(pid), time.monotonic()
     time.sleep(window)  # the measurement window itself: nothing is awaited here
-    return (procfs.cpu_seconds(conn.pid) - cpu) / (time.monotonic() - wall) * 100
+    threads_after, ticks_after = procfs.thread_cpu_ns(pid), procfs.cpu_seconds(pid)
+    elapsed = time.monotonic() - wall
+    if threads is not None and threads_after is not None and set(threads) <= set(threads_after):
+        used = sum(threads_after.values()) - sum(threads.values())
+        return used / 1e9 / elapsed * 100
+    return (ticks_after - ticks) / elapsed * 100
+
+
+def _quiet_after(pid: int, quiet: float, bound: float) -> float:
+    """Wait until the process has not run for `quiet` seconds, or `bound`
+    seconds have passed; the seconds waited."""
+    started = time.monotonic()
+    last: tuple[dict[int, int] | None, float] = (None, -1.0)
+    still_since = started
+    while (now := time.monotonic()) - started < bound:
+        reading = procfs.thread_cpu_ns(pid), procfs.cpu_seconds(pid)
+        if reading != last:
+            last, still_since = reading, now
+        elif now - still_since >= quiet:
+            break
+        time.sleep(min(0.1, quiet / 4))  # a look at /proc, not a wait on the daemon
+    return time.monotonic() - started
+
+
+def idle_cpu(conn: Connection, plan: Plan) -> Figures:
+    """Share of one core a watching daemon burns: over `idle_window` seconds
+    right after `daemon/watch` answered (the watch's start and its first
+    looks in it), then, idle, over `idle_window` seconds once it has settled:
+    run nothing for `idle_quiet` seconds, waited for at most `idle_settle`
+    seconds after the first window (then measured all the same). None when
+    the daemon does not watch (it answers watching: false)."""
+    if not conn.call("daemon/watch", {"enabled": True}).get("watching"):
+        return {"watch_start_cpu_pct": None, "idle_cpu_pct": None, "idle_quiet_after_s": None}
+    start = _cpu_pct(conn.pid, plan.idle_window)
+    waited = _quiet_after(conn.pid, plan.idle_quiet, plan.idle_settle)
+    return {
+        "watch_start_cpu_pct": start,
+        "idle_quiet_after_s": plan.idle_window + waited,
+        "idle_cpu_pct": _cpu_pct(conn.pid, plan.idle_window),
+    }
 
 
 def _fill(conn: Connection, plan: Plan) -> float:
@@ -250,5 +292,5 @@ def large_session(server: Server, big_db: Path, plan: Plan, logs: Path) -> Figur
         figures["getall_start_ms"] = _page_ms(big, key(0), plan.page_samples)
         figures["getall_end_ms"] = _page_ms(big, key(plan.big - PAGE - 1), plan.page_samples)
         figures.update(_page_through(big, plan.big))
-        figures["idle_cpu_pct"] = idle_cpu_pct(big, plan.idle_window)
+        figures.update(idle_cpu(big, plan))
     return figures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from pathlib import Path
@@ -33,6 +34,23 @@ def cpu_seconds(pid: int) -> float:
     # utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
     ticks = int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_ns(pid: int) -> dict[int, int] | None:
+    """Nanoseconds each live thread of the process has run, by thread id
+    (schedstat's first field); None where the kernel does not keep it.
+    Precise where `cpu_seconds` counts in clock ticks of 10 ms, but a thread
+    that has ended is no longer in it."""
+    times = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                times[int(tid)] = int(
+                    Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0]
+                )
+    except FileNotFoundError:
+        return None
+    return times or None
 
 
 def cpu_model() -> str:

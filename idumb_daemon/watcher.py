@@ -7,9 +7,11 @@ Three parts, each where its work belongs:
   whenever any other connection (another process, or our own storage thread)
   has committed. It reads it when the system reports a write to the
   database's files (inotify), so a commit is seen within a millisecond or
-  two of becoming visible, and idle it wakes once a second; where no such
-  report comes (network file systems, other systems) it reads it every
-  POLL_INTERVAL. On PostgreSQL
+  two of becoming visible, and once a second for SETTLE after the last
+  report (a commit shows only once synced, which raises no report); idle
+  after that, it wakes every IDLE_INTERVAL only. Where no such report comes
+  (network file systems, other systems) it reads it every POLL_INTERVAL.
+  On PostgreSQL
   a listener waits on a connection of its own that LISTENs to the channel the
   change-log triggers NOTIFY at every commit, from any machine: idle, it sends
   nothing to the server at all.
@@ -61,7 +63,18 @@ POLL_INTERVAL: Final = 0.15
 """Seconds between polls where the system reports no file writes:
 notifications arrive well within the 1 s promised."""
 NOTIFIED_INTERVAL: Final = 1.0
-"""Seconds between looks while file events come: only for an event missed."""
+"""Seconds between looks for SETTLE after a file event (or the watch's start):
+for a commit that shows only after the looks of its BURST."""
+SETTLE: Final = 10.0
+"""Seconds after the last file event during which a commit may still show
+without another: its writer's sync (SQLite publishes a commit in the
+memory-mapped -shm index, which raises no event, only once its WAL is
+synced). Ten seconds covers a disk in trouble; a sync slower still is seen
+within IDLE_INTERVAL."""
+IDLE_INTERVAL: Final = 30.0
+"""Seconds between looks once SETTLE has passed without an event. Nothing is
+left to wait for then: this look is for what no event can report (a folder
+above the database's swapped for another, with a database in it)."""
 BURST: Final = 0.5
 """After a write event, how long to look for the commit it announced: SQLite
 publishes a commit only after syncing it, which a loaded disk can take long for."""
@@ -85,16 +98,28 @@ class Poller:
     Where the system reports file writes (storage.filewatch) it sleeps until
     one comes, then reads `PRAGMA data_version` every millisecond or so until
     the commit shows (or BURST has passed without one), and once a second
-    besides in case an event was missed. Elsewhere, or with `notify` off, it
-    reads it every `interval`."""
+    until `settle` has passed since the last one; after that only every
+    `idle`. Elsewhere, with `notify` off, or after the folder's watch ended
+    and until a new one is in place, it reads it every `interval`."""
 
     def __init__(
-        self, path: Path | None, wake: Callable[[], None], interval: float, *, notify: bool = True
+        self,
+        path: Path | None,
+        wake: Callable[[], None],
+        interval: float,
+        *,
+        notify: bool = True,
+        settle: float = SETTLE,
+        idle: float = IDLE_INTERVAL,
     ) -> None:
         self._path = path
         self._wake = wake
         self._interval = interval
         self._notify = notify
+        self._settle = settle
+        self._idle = idle
+        self._events: FileEvents | None = None
+        self._settle_until = 0.0
         self._stop = threading.Event()
         # Ends a wait on the file events at once.
         self._stop_r, self._stop_w = os.pipe()
@@ -116,48 +141,86 @@ class Poller:
     def _run(self) -> None:
         if self._path is None:
             return  # an in-memory database: no other writer can reach it
-        events = FileEvents.open(self._path) if self._notify else None
         try:
-            self._follow(self._path, events)
+            self._follow(self._path)
         finally:
-            if events is not None:
-                events.close()
+            self._disarm()
 
-    def _next(self, events: FileEvents | None, burst_until: float, last_event: float) -> bool:
+    def _arm(self, path: Path) -> None:
+        """File events on the folder `path` is in now. Armed before the
+        version is read: a commit after that read raises an event, and one
+        whose writes came before, still syncing, shows within `settle`."""
+        self._disarm()
+        if self._notify:
+            self._events = FileEvents.open(path)
+        self._settle_until = time.monotonic() + self._settle
+
+    def _disarm(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    def _next(self, burst_until: float, last_event: float, failing: bool) -> bool:
         """Wait for the next look; True if the database's files were written."""
+        events = self._events
         if events is None:
             self._stop.wait(self._interval)
             return False
         now = time.monotonic()
-        if now >= burst_until:
+        if now < burst_until:
+            timeout = BURST_STEP if now - last_event < BURST_FAST else BURST_SLOW_STEP
+        elif failing or now < self._settle_until:
             timeout = NOTIFIED_INTERVAL
-        elif now - last_event < BURST_FAST:
-            timeout = BURST_STEP
         else:
-            timeout = BURST_SLOW_STEP
+            timeout = self._idle
         return events.wait(timeout, self._stop_r)
 
-    def _follow(self, path: Path, events: FileEvents | None) -> None:
+    def _follow(self, path: Path) -> None:
         probe: DataVersionProbe | None = None
         version: int | None = None
         failing = False
         burst_until = last_event = 0.0
+        first = True
+        # Events to (re)open with the next probe: at the start, and once the
+        # folder watched may no longer be the one the path is in.
+        rearm = True
         while True:
-            written = self._next(events, burst_until, last_event)
+            # The first look comes at once: what was committed since the
+            # revision the watch starts from is sent now, not a second later.
+            written = False if first else self._next(burst_until, last_event, failing)
             if self._stop.is_set():
                 break
             if written:
                 last_event = time.monotonic()
                 burst_until = last_event + BURST
+                self._settle_until = last_event + self._settle
+            if self._events is not None and self._events.lost:
+                # The folder watched was deleted, moved or unmounted: poll
+                # until a probe opens on what the path names now, then watch
+                # the folder that is there.
+                self._disarm()
+                rearm = True
+                if probe is not None:
+                    probe.close()
+                    probe = None
             try:
                 if probe is not None and probe.moved():
                     # Another file is in place (a restore), or none: the probe
                     # reads the old one, where nothing will change any more.
+                    # It may be in another folder (one above it swapped).
                     probe.close()
                     probe = None
+                    rearm = True
                 if probe is None:
                     probe = DataVersionProbe(path)
                     version = None
+                    # Once a file is there to read (so a folder still gone
+                    # costs no attempt), before its version is read.
+                    if rearm:
+                        self._arm(path)
+                        # None to be had where there were: try again with
+                        # the next probe.
+                        rearm = not first and self._notify and self._events is None
                 now = probe.read()
             except StorageError as exc:
                 if not failing:
@@ -167,6 +230,8 @@ class Poller:
                     probe.close()
                 probe = None
                 continue
+            finally:
+                first = False
             failing = False
             # The first reading on a connection compares with nothing: look
             # anyway, a commit may have come since the feed was started.

@@ -28,6 +28,7 @@ TIERS: dict[str, str] = {
     "test_storage_declarations": "unit",
     "test_storage_sql": "unit",
     "test_watch_feed": "unit",
+    "test_watch_poller": "unit",
     "test_worker": "unit",
     "test_writelock": "unit",
     # The daemon (or its CLI, or its client) as a subprocess over stdio.

@@ -12,6 +12,10 @@ An event says a write began, not that a commit is visible: SQLite writes its
 WAL frames, syncs them, and only then publishes the commit in the -shm index,
 which is memory-mapped and raises no event. The caller therefore reads
 `PRAGMA data_version` after an event until it moves (see watcher.Poller).
+
+The watch is on the folder as it was when opened: once that folder is
+deleted, moved or unmounted it reports nothing more for the path, so
+`FileEvents.lost` tells the caller to open a new one.
 """
 
 from __future__ import annotations
@@ -37,14 +41,27 @@ _IN_MOVED_FROM: Final = 0x00000040
 _IN_MOVED_TO: Final = 0x00000080
 _IN_CREATE: Final = 0x00000100
 _IN_DELETE: Final = 0x00000200
+_IN_DELETE_SELF: Final = 0x00000400
+_IN_MOVE_SELF: Final = 0x00000800
+_IN_UNMOUNT: Final = 0x00002000
 _IN_Q_OVERFLOW: Final = 0x00004000
+_IN_IGNORED: Final = 0x00008000
 _IN_ONLYDIR: Final = 0x01000000
 _IN_NONBLOCK: Final = os.O_NONBLOCK
 _IN_CLOEXEC: Final = 0o2000000
 # A replaced or deleted file counts as a change too: the watcher reopens.
+# The folder's own end is asked for too (unmount and ignored come unasked).
 _MASK: Final = (
-    _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
+    _IN_MODIFY
+    | _IN_CLOSE_WRITE
+    | _IN_MOVED_FROM
+    | _IN_MOVED_TO
+    | _IN_CREATE
+    | _IN_DELETE
+    | _IN_DELETE_SELF
+    | _IN_MOVE_SELF
 )
+_WATCH_ENDED: Final = _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_UNMOUNT | _IN_IGNORED
 _EVENT: Final = struct.Struct("iIII")
 
 # statfs(2) f_type of file systems whose writes from other machines raise no
@@ -102,6 +119,9 @@ class FileEvents:
     def __init__(self, fd: int, names: frozenset[bytes]) -> None:
         self._fd = fd
         self._names = names
+        self.lost = False
+        """The folder watched was deleted, moved or unmounted: what is
+        written at the database's path now raises no event here."""
 
     @classmethod
     def open(cls, database: Path) -> FileEvents | None:
@@ -139,7 +159,8 @@ class FileEvents:
         return self._fd in ready and self.drain()
 
     def drain(self) -> bool:
-        """Consume what is queued; True if any of it concerns the database."""
+        """Consume what is queued; True if any of it concerns the database
+        (the end of the folder's watch does: the file may be another now)."""
         seen = False
         while True:
             try:
@@ -155,7 +176,9 @@ class FileEvents:
                 _wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
                 name = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
                 offset += _EVENT.size + length
-                if mask & _IN_Q_OVERFLOW or name in self._names:
+                if mask & _WATCH_ENDED:
+                    self.lost = True
+                if mask & (_IN_Q_OVERFLOW | _WATCH_ENDED) or name in self._names:
                     seen = True
 
     def close(self) -> None:
