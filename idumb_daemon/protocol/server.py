@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import select
@@ -459,6 +460,10 @@ def serve(storage: Storage, stdin_fd: int, stdout_fd: int, client_pid: int | Non
     """Serve the protocol on the given descriptors; return the exit status.
     `client_pid`, if given, is watched as `initialize`'s processId is."""
     server = create_server(storage)
+    # Everything built so far (the modules, the contracts' converters) lives
+    # as long as the process: out of the collector's sight, a full collection
+    # walks only what requests made, and a watching daemon stays idle.
+    gc.freeze()
     code: int = asyncio.run(server.run(stdin_fd, stdout_fd, client_pid))
     return code
 
