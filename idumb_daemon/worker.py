@@ -282,13 +282,18 @@ class StorageWorker:
         self._in_flight -= len(outcomes)
         settle(outcomes)
 
-    def _run_inline(self, call: Callable[[Storage], T]) -> Done[T]:
+    def _run_inline(self, call: Callable[[Storage], T]) -> Pending[T]:
         """A read with nothing queued or unsettled before it runs now, on the
         submitting thread's own connection: every earlier write is committed,
         so it sees them, and it skips two thread hops. Only SQLite: there a
         lone SELECT is its own transaction and pins no snapshot."""
         try:
             return Done(call(self.storage))
+        except StorageBusy:
+            # This thread's connection never waits (see _run_inline_write):
+            # a read that met a lock (another process recovering the WAL)
+            # waits on the storage thread instead.
+            return self._enqueue(Job(call, write=False))
         except Exception as exc:
             return Done(error=exc)
 

@@ -17,6 +17,7 @@ from idumb_daemon.contracts import SettingsEntry
 from idumb_daemon.protocol.server import open_storage
 from idumb_daemon.storage import Storage, settings
 from idumb_daemon.storage.database import resolve_url
+from idumb_daemon.storage.errors import StorageBusy
 from idumb_daemon.storage.sql import run
 from idumb_daemon.storage.tx import Tx
 from idumb_daemon.worker import Job, Outcome, StorageWorker, settle
@@ -203,3 +204,34 @@ def test_a_read_waits_on_the_storage_thread_while_storage_is_not_open(db_path: P
     assert job.result(WAIT) is None
     assert storage.is_open
     worker.stop(WAIT)
+
+
+def test_an_inline_read_that_meets_a_lock_waits_for_it_on_the_storage_thread(
+    db_path: Path,
+) -> None:
+    """The submitting thread's connection never waits for a lock (a lone
+    write there must not block the event loop): a read refused a lock there
+    (SQLITE_BUSY while another process recovers the WAL, say) is queued to
+    the storage thread, which waits, rather than answered busy."""
+    storage = open_storage(resolve_url(db=str(db_path)))
+    worker = StorageWorker(storage)
+    worker.read_inline_here()
+    worker.deliver = worker.settle_here  # as the server settles: inline calls need it
+    worker.start()
+    here = threading.get_ident()
+    ran_on: list[bool] = []
+
+    def read(s: Storage) -> str:
+        ran_on.append(threading.get_ident() == here)
+        if threading.get_ident() == here:
+            raise StorageBusy("database is locked")
+        return "read on the storage thread"
+
+    try:
+        worker.submit(lambda s: s.read(settings.get, "k"), write=False).result(WAIT)
+        job = worker.submit(read, write=False)
+        assert isinstance(job, Job)
+        assert job.result(WAIT) == "read on the storage thread"
+        assert ran_on == [True, False]  # tried here first, then waited there
+    finally:
+        worker.stop(WAIT)

@@ -82,6 +82,7 @@ class WriteLock:
         self._folder = folder
         self.path: Path | None = None
         self._fd: int | None = None
+        self._fd_identity: tuple[int, int] | None = None
         self._unusable = False
         self._mutex = threading.Lock()
         self._request = threading.Event()
@@ -103,6 +104,7 @@ class WriteLock:
                 self.path = folder / self._name
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+                self._fd_identity = None
             except OSError as exc:
                 self._unusable = True
                 log.info("writing without %s: %s", self.path, exc)
@@ -113,13 +115,17 @@ class WriteLock:
         if not, `fd` is closed (and with it the lock) for a new one."""
         try:
             assert self.path is not None, "set as the file was opened"
-            st, now = os.fstat(fd), os.stat(self.path)
-            if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino):
+            if self._fd_identity is None:  # an open file keeps its identity
+                st = os.fstat(fd)
+                self._fd_identity = (st.st_dev, st.st_ino)
+            now = os.stat(self.path)
+            if self._fd_identity == (now.st_dev, now.st_ino):
                 return True
         except OSError:
             pass
         os.close(fd)
         self._fd = None
+        self._fd_identity = None
         return False
 
     def acquire(self, timeout: float) -> bool:
