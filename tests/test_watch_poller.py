@@ -128,22 +128,22 @@ def test_a_commit_is_reported_by_file_events_with_no_look_due(start: Start, data
     wakes.wait_for(2)
 
 
-def test_a_commit_whose_events_were_missed_is_seen_by_the_looks_after_the_start(
-    start: Start, database: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("settle", "idle"),
+    [
+        # The start counts as an event: a commit syncing then shows with no
+        # event of its own, and looks once a second see it.
+        (NEVER, NEVER),
+        # Long after the last event, the idle looks see it.
+        (0.0, 0.2),
+    ],
+    ids=["looks after the start", "idle looks"],
+)
+def test_a_commit_whose_events_were_missed_is_seen_by_the_looks(
+    start: Start, database: Path, monkeypatch: pytest.MonkeyPatch, settle: float, idle: float
 ) -> None:
-    # The start counts as an event: a commit syncing then shows with no
-    # event of its own, and looks once a second see it.
     monkeypatch.setattr(watcher, "FileEvents", MissedEvents)
-    wakes = start(settle=NEVER, idle=NEVER)
-    commit(database)
-    wakes.wait_for(2)
-
-
-def test_a_commit_whose_events_were_missed_is_seen_by_the_idle_looks(
-    start: Start, database: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(watcher, "FileEvents", MissedEvents)
-    wakes = start(settle=0.0, idle=0.2)
+    wakes = start(settle=settle, idle=idle)
     commit(database)
     wakes.wait_for(2)
 

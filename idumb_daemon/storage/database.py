@@ -457,11 +457,15 @@ class Database:
         try:
             with translate_errors():
                 if self.dialect == "sqlite":
-                    with self._sqlite_transaction(write, wait):
-                        yield self.db
+                    outer = self._sqlite_transaction(write, wait)
                 else:
-                    with self._dataset_transaction():
-                        yield self.db
+                    outer = self._dataset_transaction()
+                with outer:
+                    yield self.db
+                    # A step's savepoint found the whole transaction gone:
+                    # it must not commit, however the later steps went.
+                    if self._lost is not None:
+                        raise self._lost
         finally:
             if locked:
                 assert self._write_lock is not None
@@ -501,8 +505,6 @@ class Database:
         self._open.active = True
         try:
             yield
-            if self._lost is not None:
-                raise self._lost
             execute_on(conn, "COMMIT")
             if write and self._checkpoints is not None:
                 self._checkpoints.wrote()
@@ -521,8 +523,6 @@ class Database:
         db.begin()
         try:
             yield
-            if self._lost is not None:
-                raise self._lost
         except BaseException:
             db.rollback()
             raise
