@@ -76,3 +76,25 @@ def test_a_lock_folder_others_may_enter_is_not_used(tmp_path: Path) -> None:
     assert folder is not None
     folder.chmod(0o777)
     assert lock_folder(tmp_path) is None
+
+
+def test_a_holder_of_a_removed_file_takes_the_lock_of_the_file_now_at_the_path(
+    tmp_path: Path,
+) -> None:
+    kept, closer, newcomer = (WriteLock(IDENTITY, tmp_path) for _ in range(3))
+    try:
+        assert kept.acquire(0.0)  # opens the file, and keeps it open
+        kept.release()
+        assert closer.acquire(0.0)
+        closer.release()
+        closer.close()  # nobody holds it: removed, though `kept` has it open
+        assert closer.path is not None and not closer.path.exists()
+        assert newcomer.acquire(0.0)  # a new file at the path
+        # Locking its removed file would let both write at once.
+        assert not kept.acquire(0.0)
+        newcomer.release()
+        assert kept.acquire(1.0)
+        kept.release()
+    finally:
+        for lock in (kept, closer, newcomer):
+            lock.close()

@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, NoReturn, cast
 from urllib.parse import quote
 
 import dataset
@@ -434,8 +434,9 @@ class Database:
                     raise
                 time.sleep(0.005)
 
-    @contextmanager
-    def transaction(self, *, write: bool, wait: bool = True) -> Iterator[dataset.Database]:
+    def transaction(
+        self, *, write: bool, wait: bool = True
+    ) -> AbstractContextManager[dataset.Database]:
         """Run the block in one transaction, committed on success.
 
         Nested calls become savepoints, so one failing step of a group can be
@@ -444,32 +445,10 @@ class Database:
         the lock.
         """
         if self.in_transaction:
-            with translate_errors(), self._savepoint():
-                yield self.db
-            return
-        self.check_file()
-        self._lost = None
-        locked = False
-        if write and self._write_lock is not None:
-            if not self._write_lock.acquire(self.busy_timeout if wait else 0.0):
-                raise StorageBusy("another daemon is writing to the database")
-            locked = True
-        try:
-            with translate_errors():
-                if self.dialect == "sqlite":
-                    outer = self._sqlite_transaction(write, wait)
-                else:
-                    outer = self._dataset_transaction()
-                with outer:
-                    yield self.db
-                    # A step's savepoint found the whole transaction gone:
-                    # it must not commit, however the later steps went.
-                    if self._lost is not None:
-                        raise self._lost
-        finally:
-            if locked:
-                assert self._write_lock is not None
-                self._write_lock.release()
+            return _Savepoint(self)
+        if self.dialect == "sqlite":
+            return _SqliteTransaction(self, write, wait)
+        return self._dataset_transaction()
 
     @property
     def in_transaction(self) -> bool:
@@ -485,76 +464,36 @@ class Database:
             return True
         return bool(connection(self.db).in_transaction)
 
-    @contextmanager
-    def _sqlite_transaction(self, write: bool, wait: bool) -> Iterator[None]:
-        """BEGIN and COMMIT on the driver's connection itself. dataset's
-        begin() and commit() check the connection out of SQLAlchemy's pool
-        and back in (with the pool's reset) for every transaction, about a
-        hundred microseconds of Python around a write whose own SQL costs
-        less; the connection stays dataset's, checked out for the thread's
-        lifetime, and every statement still runs on it (see sql.run)."""
-        conn = connection(self.db)
+    def _waiting(self, conn: sqlite3.Connection, wait: bool) -> None:
+        """Whether `conn` waits for a lock held elsewhere (SQLite's busy
+        handler) or fails at once. A thread asks the same every time (the
+        event loop's never waits), so this runs once per connection."""
         if wait != (getattr(self._no_wait, "conn", None) is not conn):
-            # Not SQLite's busy handler either: the lock taken, BEGIN fails
-            # at once. A thread asks the same every time (the event loop's
-            # never waits), so this runs once per connection.
             timeout = int(self.busy_timeout * 1000) if wait else 0
             execute_on(conn, f"PRAGMA busy_timeout={timeout}")
             self._no_wait.conn = None if wait else conn
-        execute_on(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
-        self._open.active = True
-        try:
-            yield
-            execute_on(conn, "COMMIT")
-            if write and self._checkpoints is not None:
-                self._checkpoints.wrote()
-        except BaseException:
-            # After a failed COMMIT too: SQLite keeps the transaction open
-            # after SQLITE_BUSY, and the next BEGIN would be refused.
-            if conn.in_transaction:
-                execute_on(conn, "ROLLBACK")
-            raise
-        finally:
-            self._open.active = False
 
     @contextmanager
-    def _dataset_transaction(self) -> Iterator[None]:
-        db = self.db
-        db.begin()
-        try:
-            yield
-        except BaseException:
-            db.rollback()
-            raise
-        try:
-            db.commit()
-        except BaseException:
-            # A failed COMMIT leaves SQLAlchemy's transaction open: end it,
-            # or the next BEGIN is refused.
-            db.executable.rollback()
-            raise
-
-    @contextmanager
-    def _savepoint(self) -> Iterator[None]:
-        # Savepoints on dataset's own connection, not through SQLAlchemy's
-        # begin_nested(): a group commit takes one per request, and
-        # SQLAlchemy's cost ten times the statement.
-        if self._lost is not None:
-            raise self._lost
-        db = self.db
-        run(db, "SAVEPOINT idumb_request")
-        try:
-            yield
-        except BaseException as exc:
-            if not self._driver_in_transaction():
-                # SQLite rolled back the whole transaction by itself (disk
-                # full, I/O error), the savepoint with it.
-                self._lost = exc
+    def _dataset_transaction(self) -> Iterator[dataset.Database]:
+        """PostgreSQL's transactions, through dataset and SQLAlchemy."""
+        self._lost = None
+        with translate_errors():
+            db = self.db
+            db.begin()
+            try:
+                yield db
+                if self._lost is not None:
+                    raise self._lost
+            except BaseException:
+                db.rollback()
                 raise
-            run(db, "ROLLBACK TO SAVEPOINT idumb_request")
-            run(db, "RELEASE SAVEPOINT idumb_request")
-            raise
-        run(db, "RELEASE SAVEPOINT idumb_request")
+            try:
+                db.commit()
+            except BaseException:
+                # A failed COMMIT leaves SQLAlchemy's transaction open: end it,
+                # or the next BEGIN is refused.
+                db.executable.rollback()
+                raise
 
     @property
     def file_identity(self) -> tuple[int, int] | None:
@@ -606,6 +545,127 @@ class Database:
         except StorageError:
             return True
         return False
+
+
+class _SqliteTransaction:
+    """The outermost transaction on SQLite: the write lock, then BEGIN and
+    COMMIT on the driver's connection itself.
+
+    Not dataset's begin() and commit(): they check the connection out of
+    SQLAlchemy's pool and back in (with the pool's reset) for every
+    transaction, about a hundred microseconds of Python around a write whose
+    own SQL costs less. The connection stays dataset's, checked out for the
+    thread's lifetime, and every statement still runs on it (see sql.run).
+    A class, not a generator: it runs around every request, and a generator's
+    context manager costs as much as one of its statements.
+    """
+
+    __slots__ = ("_conn", "_database", "_lock", "_wait", "_write")
+
+    def __init__(self, database: Database, write: bool, wait: bool) -> None:
+        self._database = database
+        self._write = write
+        self._wait = wait
+        self._lock: WriteLock | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> dataset.Database:
+        database = self._database
+        database.check_file()
+        database._lost = None
+        lock = database._write_lock if self._write else None
+        if lock is not None and not lock.acquire(database.busy_timeout if self._wait else 0.0):
+            raise StorageBusy("another daemon is writing to the database")
+        try:
+            conn = connection(database.db)
+            database._waiting(conn, self._wait)
+            execute_on(conn, "BEGIN IMMEDIATE" if self._write else "BEGIN")
+        except Exception as exc:
+            if lock is not None:
+                lock.release()
+            reraise(exc)
+        self._conn, self._lock = conn, lock
+        database._open.active = True
+        return database.db
+
+    def __exit__(
+        self, _type: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> None:
+        database = self._database
+        conn = self._conn
+        assert conn is not None, "entered"
+        database._open.active = False
+        # A step's savepoint found the whole transaction gone: it must not
+        # commit, however the later steps went.
+        lost = database._lost
+        try:
+            if exc is None and lost is None:
+                try:
+                    execute_on(conn, "COMMIT")
+                except Exception:
+                    # SQLite keeps the transaction open after a failed COMMIT
+                    # (SQLITE_BUSY), and the next BEGIN would be refused.
+                    if conn.in_transaction:
+                        execute_on(conn, "ROLLBACK")
+                    raise
+                if self._write and database._checkpoints is not None:
+                    database._checkpoints.wrote()
+                return
+            if conn.in_transaction:
+                execute_on(conn, "ROLLBACK")
+        except Exception as failed:
+            reraise(failed)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+        if exc is None:
+            assert lost is not None
+            raise lost
+        if (named := translated(exc)) is not exc:
+            raise named from exc
+
+
+class _Savepoint:
+    """A step of a transaction, rolled back alone when it fails. On the
+    driver's connection, not SQLAlchemy's begin_nested(): a group commit
+    takes one per request, and SQLAlchemy's costs ten times the statement."""
+
+    __slots__ = ("_database",)
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __enter__(self) -> dataset.Database:
+        database = self._database
+        if database._lost is not None:
+            raise database._lost
+        try:
+            run(database.db, "SAVEPOINT idumb_request")
+        except Exception as exc:
+            reraise(exc)
+        return database.db
+
+    def __exit__(
+        self, _type: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> None:
+        database = self._database
+        db = database.db
+        try:
+            if exc is None:
+                run(db, "RELEASE SAVEPOINT idumb_request")
+                return
+            named = translated(exc)
+            if not database._driver_in_transaction():
+                # SQLite rolled back the whole transaction by itself (disk
+                # full, I/O error), the savepoint with it.
+                database._lost = named
+            else:
+                run(db, "ROLLBACK TO SAVEPOINT idumb_request")
+                run(db, "RELEASE SAVEPOINT idumb_request")
+        except Exception as failed:
+            reraise(failed)
+        if named is not exc:
+            raise named from exc
 
 
 # sqlite3 primary result codes (sqlite3.h); the stdlib names them only in 3.11+
@@ -684,15 +744,28 @@ def driver_error(exc: Exception) -> StorageError | None:
     return classify(exc) if driver or _is_psycopg(exc, "Error") else None
 
 
+def translated(exc: BaseException) -> BaseException:
+    """The StorageError a driver error means; anything else as it is."""
+    if isinstance(exc, Exception):
+        named = driver_error(exc)
+        if named is not None:
+            return named
+    return exc
+
+
+def reraise(exc: Exception) -> NoReturn:
+    """Raise `exc` as the StorageError it means, from it; anything else (a bug)
+    as it is."""
+    named = translated(exc)
+    if named is exc:
+        raise exc
+    raise named from exc
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Re-raise driver errors as StorageError; anything else is a bug and passes."""
     try:
         yield
-    except StorageError:
-        raise
     except Exception as exc:
-        named = driver_error(exc)
-        if named is None:
-            raise
-        raise named from exc
+        reraise(exc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from threading import get_ident
 from typing import Any
 
 import dataset
@@ -32,7 +33,11 @@ def _pyformat(sql: str) -> str:
 
 def connection(db: dataset.Database) -> Any:
     """The driver's connection under dataset's, in dataset's transaction."""
-    conn = db.executable.connection.dbapi_connection
+    # dataset's `executable` takes a lock to look up the thread's connection,
+    # for every statement; it is only needed to open one. A dict lookup is
+    # atomic.
+    opened = db.connections.get(get_ident()) or db.executable
+    conn = opened.connection.dbapi_connection
     assert conn is not None, "dataset's connection is open"
     return conn
 

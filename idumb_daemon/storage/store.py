@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import TypeVar, TypeVarTuple, Unpack
 
 import attrs
-import dataset
 
 from idumb_daemon.contracts import RecoveryInfo
 from idumb_daemon.storage import changes, recovery
@@ -155,8 +154,25 @@ class Storage:
         alone = getattr(self._local, "alone", False)
         if not write and alone:
             return self._read_alone(database, op, tx, args)
-        with self._guard(database), self._transaction(database, write, wait=not alone):
-            result = op(tx, *args)
+        # Spelled out, with no context manager of our own: this is the path
+        # of every write, and each costs as much as one of its statements.
+        feed = self._feed if write and not database.in_transaction else None
+        try:
+            with database.transaction(write=write, wait=not alone) as db:
+                if feed is None:
+                    result = op(tx, *args)
+                else:
+                    # We hold the write lock from BEGIN IMMEDIATE to the
+                    # commit, so every change-log seq in between is ours: the
+                    # feed must not echo them.
+                    lo = changes.begin_own_write(db)
+                    result = op(tx, *args)
+                    hi = changes.last_seq(db)
+        except StorageError as exc:
+            self._forget(database, exc)
+            raise
+        if feed is not None:
+            feed.own_write(lo, hi)  # only once committed: a rolled-back seq is reused
         if write:
             self.wrote = True
         return result
@@ -168,9 +184,9 @@ class Storage:
         tx: Tx,
         args: tuple[*Ts],
     ) -> T:
-        """A read outside any explicit transaction: what `_guard` and
-        `translate_errors` do, spelled out, as this is the path of every
-        inline read and their context managers cost as much as the lookup."""
+        """A read outside any explicit transaction, on the path of every
+        inline read: errors named and a vanished database forgotten, as
+        `_run` does around its transaction."""
         try:
             database.check_file()
             # No transaction to end: statements run on the driver's
@@ -192,40 +208,25 @@ class Storage:
         snapshot for a run of reads): each operation inside runs in its own
         savepoint."""
         database = self._ready()
-        with self._guard(database), self._transaction(database, write):
-            yield
-
-    @contextmanager
-    def _guard(self, database: Database) -> Iterator[None]:
-        """Close a database whose file was deleted or replaced, or whose server
-        went away: the next call opens whatever is there now."""
+        feed = self._feed if write and not database.in_transaction else None
         try:
-            yield
+            with database.transaction(write=write) as db:
+                # As in _run: the seqs of our own transaction.
+                lo = 0 if feed is None else changes.begin_own_write(db)
+                yield
+                hi = 0 if feed is None else changes.last_seq(db)
         except StorageError as exc:
             self._forget(database, exc)
             raise
+        if feed is not None:
+            feed.own_write(lo, hi)
 
     def _forget(self, database: Database, exc: StorageError) -> None:
+        """Close a database whose file was deleted or replaced, or whose server
+        went away: the next call opens whatever is there now."""
         if isinstance(exc, StorageUnavailable) and self._database is database:
             self._database, self._failure = None, exc
             database.close()
-
-    @contextmanager
-    def _transaction(
-        self, database: Database, write: bool, *, wait: bool = True
-    ) -> Iterator[dataset.Database]:
-        feed = self._feed
-        if not write or feed is None or database.in_transaction:
-            with database.transaction(write=write, wait=wait) as db:
-                yield db
-            return
-        # We hold the write lock from BEGIN IMMEDIATE to the commit, so every
-        # change-log seq in between is ours: the feed must not echo them.
-        with database.transaction(write=True, wait=wait) as db:
-            lo = changes.begin_own_write(db)
-            yield db
-            hi = changes.last_seq(db)
-        feed.own_write(lo, hi)  # only once committed: a rolled-back seq is reused
 
     # change feed
 

@@ -82,7 +82,6 @@ class WriteLock:
         self._folder = folder
         self.path: Path | None = None
         self._fd: int | None = None
-        self._fd_identity: tuple[int, int] | None = None
         self._unusable = False
         self._mutex = threading.Lock()
         self._request = threading.Event()
@@ -104,7 +103,6 @@ class WriteLock:
                 self.path = folder / self._name
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-                self._fd_identity = None
             except OSError as exc:
                 self._unusable = True
                 log.info("writing without %s: %s", self.path, exc)
@@ -112,20 +110,17 @@ class WriteLock:
 
     def _current(self, fd: int) -> bool:
         """Whether the file locked through `fd` is still the one at the path;
-        if not, `fd` is closed (and with it the lock) for a new one."""
+        if not, `fd` is closed (and with it the lock) for a new one. Lock
+        files are only ever removed (see close), never put in place of
+        another, so one still linked is the one at the path: an fstat
+        answers, with no lookup of the path on every write."""
         try:
-            assert self.path is not None, "set as the file was opened"
-            if self._fd_identity is None:  # an open file keeps its identity
-                st = os.fstat(fd)
-                self._fd_identity = (st.st_dev, st.st_ino)
-            now = os.stat(self.path)
-            if self._fd_identity == (now.st_dev, now.st_ino):
+            if os.fstat(fd).st_nlink > 0:
                 return True
         except OSError:
             pass
         os.close(fd)
         self._fd = None
-        self._fd_identity = None
         return False
 
     def acquire(self, timeout: float) -> bool:
