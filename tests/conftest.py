@@ -19,6 +19,7 @@ TIERS: dict[str, str] = {
     # the migration command or a racing process): the fast tier.
     "test_architecture": "unit",
     "test_checkpoints": "unit",
+    "test_declarations_quick_check": "unit",
     "test_contracts": "unit",
     "test_framing": "unit",
     "test_methods": "unit",

@@ -86,6 +86,9 @@ class Declared:
     user_only: bool
     """scope "user": no workspace value."""
     renamed_to: str | None
+    quick: Callable[[Any], bool] | None
+    """A check that a value is valid, for the simplest declarations: where it
+    says so, the validator need not run (see `quick_check`)."""
     _outcomes: dict[str, tuple[bool, Any]] = attrs.field(factory=dict)
 
     def decode(self, stored: str) -> Any:
@@ -116,6 +119,8 @@ class Declared:
                 raise Refused(f"not JSON ({exc.msg} at character {exc.pos})") from None
             except RecursionError:
                 raise Refused("nested too deeply") from None
+        if self.quick is not None and self.quick(value):
+            return value
         error = next(self.validator.iter_errors(value), None)
         if error is not None:
             from jsonschema.exceptions import best_match
@@ -162,7 +167,64 @@ def _declared(key: str, owner: str, text: str) -> Declared:
         as_string=as_string,
         user_only=declaration.get("scope") == "user",
         renamed_to=declaration.get("renamedTo"),
+        quick=quick_check(declaration),
     )
+
+
+# Keywords that never make a value invalid: annotations, and ours (PROTOCOL.md).
+_ANNOTATIONS: Final = frozenset(
+    {"$comment", "title", "description", "default", "examples", "deprecated"}
+    | {"scope", "deprecationMessage", "renamedTo"}
+)
+_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    # Exactly these Python types, not subclasses: a bool is no JSON number,
+    # and an integral float (1.0), an integer to JSON Schema, is left to the
+    # validator.
+    "integer": (int,),
+    "number": (int, float),
+    "string": (str,),
+    "boolean": (bool,),
+}
+_BOUNDS: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "minimum": lambda value, bound: value >= bound,
+    "maximum": lambda value, bound: value <= bound,
+    "exclusiveMinimum": lambda value, bound: value > bound,
+    "exclusiveMaximum": lambda value, bound: value < bound,
+    "minLength": lambda value, bound: len(value) >= bound,
+    "maxLength": lambda value, bound: len(value) <= bound,
+}
+_NUMBER_BOUNDS: Final = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_BOUNDS_OF: Final[dict[str, frozenset[str]]] = {
+    "integer": _NUMBER_BOUNDS,
+    "number": _NUMBER_BOUNDS,
+    "string": frozenset({"minLength", "maxLength"}),
+    "boolean": frozenset(),
+}
+
+
+def quick_check(declaration: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """For a declaration of one `type` (integer, number, string, boolean)
+    with at most numeric bounds or string lengths besides annotations: a
+    check that says True only of values the validator finds valid, at a
+    fraction of its cost (a declared key's every write runs it). For any
+    other declaration, None. Where the check says False, the validator
+    decides and names the error."""
+    kind = declaration.get("type")
+    if not isinstance(kind, str) or kind not in _TYPES:
+        return None
+    types = _TYPES[kind]
+    bounds: list[tuple[Callable[[Any, Any], bool], Any]] = []
+    for name, bound in declaration.items():
+        if name == "type" or name in _ANNOTATIONS:
+            continue
+        if name not in _BOUNDS_OF[kind] or type(bound) not in (int, float):
+            return None
+        bounds.append((_BOUNDS[name], bound))
+
+    def check(value: Any) -> bool:
+        return type(value) in types and all(test(value, bound) for test, bound in bounds)
+
+    return check
 
 
 _registries: weakref.WeakKeyDictionary[dataset.Database, Registry] = weakref.WeakKeyDictionary()
