@@ -87,7 +87,7 @@ def answer_with_contracts(path: str, *, revisions: bool = False) -> Answer:
     # Imported here: the plain loop must not pay for importing the daemon.
     from idumb_daemon import contracts
     from idumb_daemon.protocol.errors import INVALID_PARAMS
-    from idumb_daemon.storage.settings import to_time
+    from idumb_daemon.storage.times import to_time
 
     get_sql = (
         GET_WITH_REVISION

@@ -35,8 +35,9 @@ import dataset
 
 from idumb_daemon.contracts import SettingChange, WorkspaceChange, WorkspaceConfig
 from idumb_daemon.storage.database import _side_errors, connect_postgres
-from idumb_daemon.storage.settings import lock_change_log, to_time
+from idumb_daemon.storage.settings import lock_change_log
 from idumb_daemon.storage.sql import execute_on, run, table_names
+from idumb_daemon.storage.times import to_time
 from idumb_daemon.storage.tx import Tx
 from idumb_daemon.storage.workspaces import decode_config
 

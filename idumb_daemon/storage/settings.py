@@ -8,10 +8,7 @@ changes.py), joined in by key: the log keeps the latest change of every row."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Final
 
 from idumb_daemon.contracts import (
@@ -25,9 +22,8 @@ from idumb_daemon.contracts import (
 from idumb_daemon.storage.declarations import checked
 from idumb_daemon.storage.errors import Conflict
 from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.times import from_seconds, out_of_contract
 from idumb_daemon.storage.tx import Tx
-
-log = logging.getLogger(__name__)
 
 # Columns named with their table: the app's tables may gain columns of any name.
 _REVISION_JOIN = (
@@ -54,42 +50,12 @@ LOG_LOCK_KEY: Final = 3667353811379917988
 statement changes a followed table, held to the commit: writers of the change
 log take turns on it."""
 
-_LAST_TIME: Final = 253_402_300_799  # 9999-12-31T23:59:59Z
-
-
-@lru_cache(maxsize=1024)  # datetimes are immutable; stored times repeat
-def _time(seconds: object) -> datetime | None:
-    if type(seconds) is float and seconds.is_integer():
-        seconds = int(seconds)
-    if type(seconds) is not int or not 0 <= seconds <= _LAST_TIME:
-        return None
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def to_time(seconds: object, table: str = "row", name: str = "") -> datetime | None:
-    """A stored time as a datetime. Another program may have stored one that is
-    not unix seconds of a year 1970..9999 (milliseconds, say): that reads as
-    None, with a warning naming the row, so the rest is still served."""
-    time = _time(seconds)
-    if time is None and seconds is not None:
-        _out_of_contract(table, name, seconds)
-    return time
-
-
-def _out_of_contract(table: str, name: str, seconds: object) -> None:
-    log.warning(
-        "%s %r: stored time %r is not unix seconds of a year 1970..9999; read as null",
-        table,
-        name,
-        seconds,
-    )
-
 
 def _entry(row: tuple[Any, ...]) -> SettingsEntry:
     # to_time inlined: this runs for every row read.
-    updated_at = _time(row[2])
+    updated_at = from_seconds(row[2])
     if updated_at is None and row[2] is not None:
-        _out_of_contract("setting", row[0], row[2])
+        out_of_contract("setting", row[0], row[2])
     return SettingsEntry(
         key=row[0], value=row[1], updated_at=updated_at, revision=row[3] or 0, project_dir=None
     )
@@ -134,7 +100,7 @@ def _set(tx: Tx, key: str, value: str, now: int) -> SettingsEntry:
     run(tx.db, _UPSERT, (key, value, now))
     (revision,) = run(tx.db, _REVISION, (key,)).fetchone()
     return SettingsEntry(
-        key=key, value=value, updated_at=_time(now), revision=revision, project_dir=None
+        key=key, value=value, updated_at=from_seconds(now), revision=revision, project_dir=None
     )
 
 
@@ -213,7 +179,7 @@ def export(tx: Tx) -> SettingsExport:
     rows = run(tx.db, f"SELECT key, value FROM settings ORDER BY key{tx.collate}")
     return SettingsExport(
         version=EXPORT_VERSION,
-        exported_at=_time(tx.now()),
+        exported_at=from_seconds(tx.now()),
         settings=[SettingInput(key=key, value=value) for key, value in rows],
     )
 

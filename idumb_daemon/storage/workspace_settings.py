@@ -10,13 +10,9 @@ from typing import Any
 
 from idumb_daemon.contracts import SettingsEntry, SettingsSetManyEntry
 from idumb_daemon.storage.declarations import checked
-from idumb_daemon.storage.settings import (
-    _out_of_contract,
-    _time,
-    check_revisions,
-    key_range,
-)
+from idumb_daemon.storage.settings import check_revisions, key_range
 from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.times import from_seconds, out_of_contract
 from idumb_daemon.storage.tx import Tx
 
 TABLE = "workspace_settings"
@@ -39,9 +35,9 @@ _DELETE = "DELETE FROM workspace_settings WHERE project_dir = ? AND key = ?"
 
 
 def _entry(project_dir: str, row: tuple[Any, ...]) -> SettingsEntry:
-    updated_at = _time(row[2])
+    updated_at = from_seconds(row[2])
     if updated_at is None and row[2] is not None:
-        _out_of_contract("workspace setting", f"{project_dir} {row[0]}", row[2])
+        out_of_contract("workspace setting", f"{project_dir} {row[0]}", row[2])
     return SettingsEntry(
         key=row[0],
         value=row[1],
@@ -60,7 +56,11 @@ def _set(tx: Tx, project_dir: str, key: str, value: str, now: int) -> SettingsEn
     run(tx.db, _UPSERT, (project_dir, key, value, now))
     (revision,) = run(tx.db, _REVISION, (project_dir, key)).fetchone()
     return SettingsEntry(
-        key=key, value=value, updated_at=_time(now), revision=revision, project_dir=project_dir
+        key=key,
+        value=value,
+        updated_at=from_seconds(now),
+        revision=revision,
+        project_dir=project_dir,
     )
 
 

@@ -8,8 +8,9 @@ import math
 from typing import Any
 
 from idumb_daemon.contracts import UNSET, JsonObject, UnsetType, WorkspaceConfig
-from idumb_daemon.storage.settings import check_revisions, to_time
+from idumb_daemon.storage.settings import check_revisions
 from idumb_daemon.storage.sql import run
+from idumb_daemon.storage.times import to_time
 from idumb_daemon.storage.tx import Tx
 
 log = logging.getLogger(__name__)
