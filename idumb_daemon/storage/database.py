@@ -338,9 +338,9 @@ class Database:
         self.busy_timeout = busy_timeout
         self.dialect = make_url(url).get_backend_name()
         # Per thread: the connection whose busy handler was turned off last
-        # (see _sqlite_transaction).
+        # (see _waiting).
         self._no_wait = threading.local()
-        # Per thread: inside _sqlite_transaction (see in_transaction).
+        # Per thread: inside a _SqliteTransaction (see in_transaction).
         self._open = threading.local()
         # Set when SQLite rolled back a whole transaction by itself (disk
         # full, I/O error): every later savepoint of it fails, and so does its
@@ -365,7 +365,7 @@ class Database:
                 read_only = read_only_uri(path) if _refuses_writes(path) else None
             connect_args: dict[str, Any] = {
                 "timeout": busy_timeout,
-                # We issue BEGIN ourselves (see _sqlite_transaction); the stdlib's
+                # We issue BEGIN ourselves (see _SqliteTransaction); the stdlib's
                 # implicit transactions would defeat BEGIN IMMEDIATE.
                 "isolation_level": None,
                 "check_same_thread": False,
